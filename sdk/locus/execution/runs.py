@@ -37,6 +37,47 @@ class RunRecord:
     start_time: float | None = None
     end_time: float | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "job_name": self.job_name,
+            "status": self.status.value,
+            "run_config": dict(self.run_config),
+            "tags": dict(self.tags),
+            "location_name": self.location_name,
+            "asset_selection": [list(k.path) for k in self.asset_selection] if self.asset_selection is not None else None,
+            "step_keys_to_execute": list(self.step_keys_to_execute) if self.step_keys_to_execute is not None else None,
+            "parent_run_id": self.parent_run_id,
+            "root_run_id": self.root_run_id,
+            "origin": dict(self.origin) if self.origin is not None else None,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+        }
+
+    @staticmethod
+    def from_dict(raw: Mapping[str, Any]) -> RunRecord:
+        selection = raw.get("asset_selection")
+        steps = raw.get("step_keys_to_execute")
+        return RunRecord(
+            run_id=raw["run_id"],
+            job_name=raw["job_name"],
+            status=RunStatus(raw.get("status", RunStatus.NOT_STARTED.value)),
+            run_config=raw.get("run_config") or {},
+            tags=raw.get("tags") or {},
+            location_name=raw.get("location_name"),
+            asset_selection=tuple(AssetKey(k) for k in selection) if selection is not None else None,
+            step_keys_to_execute=tuple(steps) if steps is not None else None,
+            parent_run_id=raw.get("parent_run_id"),
+            root_run_id=raw.get("root_run_id"),
+            origin=raw.get("origin"),
+            created_at=raw["created_at"],
+            updated_at=raw.get("updated_at", raw["created_at"]),
+            start_time=raw.get("start_time"),
+            end_time=raw.get("end_time"),
+        )
+
     def with_status(self, status: RunStatus, at: float) -> RunRecord:
         start = at if status == RunStatus.STARTED and self.start_time is None else self.start_time
         end = at if status.is_finished else self.end_time

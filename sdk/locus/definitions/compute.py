@@ -1,0 +1,95 @@
+"""How a user's op/asset function is called: which parameter is the context,
+which is config, which are resources and which are data inputs. Worked out
+once at decoration time, so running a step does no signature inspection."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from locus.definitions.errors import DefinitionError
+
+CONTEXT_NAMES = frozenset({"context", "_context", "ctx"})
+
+
+@dataclass(frozen=True)
+class ComputeFn:
+    """A user function and the role of each of its parameters."""
+
+    fn: Callable[..., Any]
+    context_param: str | None
+    config_param: str | None
+    config_class: Any
+    resource_params: tuple[str, ...]
+    input_params: tuple[str, ...]
+    is_generator: bool
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+    def call(self, context: Any, config: Any, resources: dict[str, Any], inputs: dict[str, Any]) -> Any:
+        kwargs: dict[str, Any] = dict(inputs)
+        if self.config_param is not None:
+            kwargs[self.config_param] = config
+        for key in self.resource_params:
+            kwargs[key] = resources[key]
+        if self.context_param is not None:
+            return self.fn(context, **kwargs)
+        return self.fn(**kwargs)
+
+
+def _annotation(fn: Callable[..., Any], param: inspect.Parameter) -> Any:
+    annotation = param.annotation
+    if annotation is inspect.Parameter.empty:
+        return None
+    if isinstance(annotation, str):
+        # `from __future__ import annotations` leaves strings: resolve the few we
+        # care about (context, Config and resource classes) in the function's globals.
+        try:
+            return eval(annotation, getattr(fn, "__globals__", {}))
+        except Exception:
+            return None
+    return annotation
+
+
+def _is_subclass_flag(annotation: Any, flag: str) -> bool:
+    return isinstance(annotation, type) and bool(getattr(annotation, flag, False))
+
+
+def inspect_compute_fn(fn: Callable[..., Any], kind: str) -> ComputeFn:
+    """Classify ``fn``'s parameters. ``kind`` ("op"/"asset") is for messages."""
+    if not callable(fn):
+        raise DefinitionError(f"@{kind} must decorate a function, got {fn!r}")
+    params = list(inspect.signature(fn).parameters.values())
+    context_param = None
+    config_param = None
+    config_class = None
+    resource_params: list[str] = []
+    inputs: list[str] = []
+    for index, param in enumerate(params):
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise DefinitionError(
+                f"{kind} '{fn.__name__}' takes *{param.name}; each input must be a named parameter",
+                "declare one parameter per upstream input",
+            )
+        annotation = _annotation(fn, param) if param.annotation is not inspect.Parameter.empty else None
+        if index == 0 and (param.name in CONTEXT_NAMES or _is_subclass_flag(annotation, "_locus_context")):
+            context_param = param.name
+        elif _is_subclass_flag(annotation, "_locus_config_class"):
+            config_param, config_class = param.name, annotation
+        elif _is_subclass_flag(annotation, "_locus_configurable_resource"):
+            resource_params.append(param.name)
+        else:
+            inputs.append(param.name)
+    return ComputeFn(
+        fn=fn,
+        context_param=context_param,
+        config_param=config_param,
+        config_class=config_class,
+        resource_params=tuple(resource_params),
+        input_params=tuple(inputs),
+        is_generator=inspect.isgeneratorfunction(fn),
+    )

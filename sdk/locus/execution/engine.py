@@ -1,0 +1,160 @@
+"""Running a planned job: run-level events, the resources of the run, and
+the executor that runs its steps (in-process here; multiprocess in its own
+module). Steps whose upstream failed are skipped, not attempted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from locus.definitions.composition import FromAsset, FromOutput, FromOutputs
+from locus.definitions.errors import ExecutionError, LocusError
+from locus.definitions.executors import ExecutorDefinition
+from locus.definitions.jobs import JobDefinition
+from locus.execution.code_pointer import CodePointer
+from locus.execution.events import ErrorInfo, Event, EventType
+from locus.execution.plan import ExecutionPlan, Step, build_plan
+from locus.execution.resources import IO_MANAGER_KEY, run_resources
+from locus.execution.run_config import ResolvedRunConfig
+from locus.execution.runs import RunRecord
+from locus.execution.step import RunEnv, execute_step
+from locus.execution.store import ExecutionInstance
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    events: list[Event] = field(default_factory=list)
+    output_values: dict[tuple[str, str], Any] = field(default_factory=dict)
+    first_error: BaseException | None = None
+
+
+class Emitter:
+    """Stores each event, keeps it for the result, and tells the caller."""
+
+    def __init__(self, instance: ExecutionInstance, on_event: Callable[[Event], None] | None) -> None:
+        self.instance = instance
+        self.on_event = on_event
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.instance.store_event(event)
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+
+def required_resource_keys(job: JobDefinition, plan: ExecutionPlan) -> frozenset[str]:
+    """The resources the planned steps touch, so an unrelated broken resource
+    cannot fail this run."""
+    keys: set[str] = {IO_MANAGER_KEY}
+
+    def io_key(node: str, output: str) -> str:
+        asset = job.asset_nodes.get(node)
+        if asset is not None:
+            return asset.io_manager_key
+        return job.nodes[node].op.outs[output].io_manager_key or IO_MANAGER_KEY
+
+    for step in plan.steps:
+        keys |= step.node.op.resource_keys
+        keys |= {io_key(step.key, name) for name in step.node.op.outs}
+        for source in step.inputs.values():
+            if isinstance(source, FromOutput):
+                keys.add(io_key(source.node, source.output))
+            elif isinstance(source, FromOutputs):
+                keys |= {io_key(s.node, s.output) for s in source.sources}
+            elif isinstance(source, FromAsset) and job.asset_graph is not None:
+                keys.add(job.asset_graph.by_key[source.key].io_manager_key)
+    return frozenset(keys)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything needed to execute one run in this process."""
+
+    job: JobDefinition
+    run: RunRecord
+    resources: Mapping[str, Any]
+    resolved: ResolvedRunConfig
+    executor: ExecutorDefinition
+    pointer: CodePointer | None = None
+    keep_outputs: bool = False
+
+
+def skipped_because(step: Step, status: Mapping[str, bool | None]) -> list[str]:
+    return [u for u in step.upstream if status.get(u) is not True]
+
+
+def _run_in_process(spec: RunSpec, plan: ExecutionPlan, instance: ExecutionInstance, emit: Emitter,
+                    outcome: RunOutcome) -> dict[str, bool | None]:
+    status: dict[str, bool | None] = {}
+    required = required_resource_keys(spec.job, plan)
+    with run_resources(spec.resources, spec.resolved.resource_config, instance.storage_dir,
+                       spec.run.run_id, required) as live:
+        env = RunEnv(
+            run=spec.run, job=spec.job, resolved=spec.resolved, resources=live, emit=emit,
+            planned=frozenset(plan.step_keys), compute_logs_dir=instance.compute_logs_dir, instance=instance,
+            output_values=outcome.output_values if spec.keep_outputs else None,
+        )
+        for step in plan.steps:
+            blocked = skipped_because(step, status)
+            if blocked:
+                status[step.key] = None
+                emit(Event(spec.run.run_id, EventType.STEP_SKIPPED,
+                           f"{step.key} skipped: upstream {', '.join(blocked)} did not succeed", step.key))
+                continue
+            status[step.key] = execute_step(env, step, on_error=_keep_first(outcome))
+    return status
+
+
+def _keep_first(outcome: RunOutcome) -> Callable[[BaseException], None]:
+    def keep(exc: BaseException) -> None:
+        if outcome.first_error is None:
+            outcome.first_error = exc
+
+    return keep
+
+
+def execute_run(spec: RunSpec, instance: ExecutionInstance,
+                on_event: Callable[[Event], None] | None = None) -> RunOutcome:
+    """Execute a run that is already stored; returns how it went."""
+    run_id = spec.run.run_id
+    emit = Emitter(instance, on_event)
+    outcome = RunOutcome(success=False)
+    emit(Event(run_id, EventType.RUN_START, f"run of {spec.job.name} started"))
+    try:
+        plan = build_plan(spec.job, spec.run.step_keys_to_execute)
+        if spec.executor.name == "in_process" or spec.keep_outputs:
+            status = _run_in_process(spec, plan, instance, emit, outcome)
+        elif spec.executor.name == "multiprocess":
+            from locus.execution.multiprocess import run_multiprocess
+
+            status = run_multiprocess(spec, plan, instance, emit)
+        else:
+            raise ExecutionError(
+                f"executor '{spec.executor.name}' cannot run here: k8s_job_executor runs each step as a "
+                "Kubernetes Job and needs a run launched by the Locus operator",
+                "on a laptop, run the job with executor_def=in_process_executor or multiprocess_executor",
+            )
+    except Exception as exc:
+        error = ErrorInfo.from_exception(exc)
+        if outcome.first_error is None:
+            outcome.first_error = exc
+        message = exc.message if isinstance(exc, LocusError) else error.summary()
+        emit(Event(run_id, EventType.RUN_FAILURE, f"run failed: {message}", level="ERROR", error=error))
+        outcome.events = emit.events
+        return outcome
+    failed = [k for k, ok in status.items() if ok is False]
+    skipped = [k for k, ok in status.items() if ok is None]
+    if failed or skipped:
+        detail = f"steps failed: {', '.join(failed)}" + (f"; skipped: {', '.join(skipped)}" if skipped else "")
+        emit(Event(run_id, EventType.RUN_FAILURE, f"run failed: {detail}", level="ERROR",
+                   data={"failed_steps": failed, "skipped_steps": skipped}))
+    else:
+        outcome.success = True
+        emit(Event(run_id, EventType.RUN_SUCCESS, f"run of {spec.job.name} succeeded"))
+    outcome.events = emit.events
+    return outcome
+
+

@@ -1,0 +1,149 @@
+"""The multiprocess executor: each step in its own child process
+(``python -m locus.execution.step_worker``), up to ``max_concurrent`` at
+once. Children stream their events over a pipe; the parent stores them, so
+only one process writes the run's log. Step stdout/stderr go straight to the
+compute-log files."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from locus.definitions.errors import ExecutionError
+from locus.execution.compute_logs import log_paths
+from locus.execution.engine import Emitter, RunSpec, required_resource_keys, skipped_because
+from locus.execution.events import ErrorInfo, Event, EventType
+from locus.execution.plan import ExecutionPlan, Step
+from locus.execution.store import ExecutionInstance
+
+TERMINAL = {EventType.STEP_SUCCESS: True, EventType.STEP_FAILURE: False}
+
+
+@dataclass
+class _Child:
+    step: Step
+    proc: subprocess.Popen[bytes]
+    reader: IO[bytes]
+    err_path: Path
+    buffer: bytes = b""
+    result: bool | None = None
+    eof: bool = False
+
+
+def _check_io_managers(spec: RunSpec, plan: ExecutionPlan) -> None:
+    for key in sorted(required_resource_keys(spec.job, plan)):
+        resource = spec.resources.get(key)
+        if getattr(resource, "keeps_values_in_memory", False):
+            raise ExecutionError(
+                f"resource '{key}' ({type(resource).__name__}) keeps outputs in memory, which the step "
+                "processes of the multiprocess executor cannot share",
+                "use FilesystemIOManager, or run the job with executor_def=in_process_executor",
+            )
+
+
+def _launch(spec: RunSpec, step: Step, instance: ExecutionInstance, logs: Path) -> _Child:
+    assert spec.pointer is not None
+    read_fd, write_fd = os.pipe()
+    out_path, err_path = log_paths(logs, spec.run.run_id, step.key)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "pointer": spec.pointer.to_dict(),
+        "run": spec.run.to_dict(),
+        "step_key": step.key,
+        "storage_dir": str(instance.storage_dir),
+        "event_fd": write_fd,
+    }
+    with out_path.open("ab") as out, err_path.open("ab") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "locus.execution.step_worker"],
+            stdin=subprocess.PIPE, stdout=out, stderr=err, pass_fds=(write_fd,),
+        )
+    os.close(write_fd)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(payload).encode())
+    proc.stdin.close()
+    return _Child(step, proc, os.fdopen(read_fd, "rb", buffering=0), err_path)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def run_multiprocess(spec: RunSpec, plan: ExecutionPlan, instance: ExecutionInstance,
+                     emit: Emitter) -> dict[str, bool | None]:
+    if spec.pointer is None:
+        raise ExecutionError(
+            f"job '{spec.job.name}' uses the multiprocess executor, whose step processes must load the code "
+            "again, but this run was started from objects in memory",
+            "use job.execute_in_process(), or run it with `locus job execute -f FILE -j JOB`",
+        )
+    _check_io_managers(spec, plan)
+    limit = int(spec.resolved.executor_config.get("max_concurrent") or 0) or (os.cpu_count() or 1)
+    logs = instance.compute_logs_dir or Path(tempfile.mkdtemp(prefix="locus-logs-"))
+    status: dict[str, bool | None] = {}
+    pending = list(plan.steps)
+    running: dict[int, _Child] = {}
+    selector = selectors.DefaultSelector()
+    try:
+        while pending or running:
+            progressed = True
+            while progressed:
+                progressed = False
+                for step in list(pending):
+                    ups = [status.get(u, "pending") for u in step.upstream]
+                    if any(u is False or u is None for u in ups):
+                        pending.remove(step)
+                        status[step.key] = None
+                        blocked = skipped_because(step, status)
+                        emit(Event(spec.run.run_id, EventType.STEP_SKIPPED,
+                                   f"{step.key} skipped: upstream {', '.join(blocked)} did not succeed", step.key))
+                        progressed = True
+                    elif all(u is True for u in ups) and len(running) < limit:
+                        pending.remove(step)
+                        child = _launch(spec, step, instance, logs)
+                        running[child.reader.fileno()] = child
+                        selector.register(child.reader, selectors.EVENT_READ, child)
+                        progressed = True
+            for key, _ in selector.select(timeout=1.0):
+                child = key.data
+                chunk = child.reader.read(65536)
+                if not chunk:
+                    child.eof = True
+                    selector.unregister(child.reader)
+                    child.reader.close()
+                    continue
+                child.buffer += chunk
+                *lines, child.buffer = child.buffer.split(b"\n")
+                for line in lines:
+                    event = Event.from_json(line.decode())
+                    emit(event)
+                    if event.event_type in TERMINAL and event.step_key == child.step.key:
+                        child.result = TERMINAL[event.event_type]
+            for fd, child in list(running.items()):
+                if not child.eof:
+                    continue
+                code = child.proc.wait()
+                del running[fd]
+                if child.result is None:
+                    tail = _tail(child.err_path)
+                    message = f"{child.step.key}: step process exited with code {code} before reporting a result"
+                    emit(Event(spec.run.run_id, EventType.STEP_FAILURE, message, child.step.key, "ERROR",
+                               error=ErrorInfo("StepProcessExited", message, tail)))
+                    child.result = False
+                status[child.step.key] = child.result
+    finally:
+        for child in running.values():
+            child.proc.kill()
+            child.proc.wait()
+        selector.close()
+    return status
