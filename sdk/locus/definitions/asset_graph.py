@@ -55,7 +55,7 @@ class AssetGraph:
                     stack[-1] = (node, index + 1)
                     nxt = ups[index]
                     if state.get(nxt) == 1:
-                        cycle = [*path[path.index(nxt):], nxt]
+                        cycle = [*path[path.index(nxt) :], nxt]
                         names = " <- ".join(k.to_user_string() for k in cycle)
                         raise DefinitionError(
                             f"the assets form a cycle: {names} (each reads the next)",
@@ -99,8 +99,9 @@ class AssetGraph:
                         order.append(node)
         return order
 
-    def _walk(self, start: Iterable[AssetKey], edges: Mapping[AssetKey, Sequence[AssetKey]],
-              depth: int | None) -> set[AssetKey]:
+    def _walk(
+        self, start: Iterable[AssetKey], edges: Mapping[AssetKey, Sequence[AssetKey]], depth: int | None
+    ) -> set[AssetKey]:
         seen = set(start)
         frontier = list(seen)
         level = 0

@@ -36,8 +36,14 @@ class UnresolvedAssetJobDefinition:
                 "check the group names or keys in the selection",
             )
         return build_asset_job(
-            self.name, graph, keys, executor_def=self.executor_def, tags=self.tags, config=self.config,
-            description=self.description, resource_defs=resource_defs,
+            self.name,
+            graph,
+            keys,
+            executor_def=self.executor_def,
+            tags=self.tags,
+            config=self.config,
+            description=self.description,
+            resource_defs=resource_defs,
         )
 
 
@@ -63,7 +69,9 @@ def build_asset_job(
         a = graph.by_key[key]
         inputs: dict[str, InputSource] = {}
         for param, up in a.input_keys.items():
-            inputs[param] = FromOutput(graph.by_key[up].node_name, "result") if up in selected else FromAsset(up)
+            inputs[param] = (
+                FromOutput(graph.by_key[up].node_name, "result") if up in selected else FromAsset(up)
+            )
         after = tuple(graph.by_key[d].node_name for d in a.dep_keys if d in selected)
         nodes[a.node_name] = NodeSpec(a.node_name, a.op, inputs, after)
         asset_nodes[a.node_name] = a

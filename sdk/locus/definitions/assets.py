@@ -127,7 +127,9 @@ def build_asset(
     else:
         asset_key = AssetKey(base)
         if key_prefix:
-            asset_key = asset_key.with_prefix(key_prefix.split("/") if isinstance(key_prefix, str) else key_prefix)
+            asset_key = asset_key.with_prefix(
+                key_prefix.split("/") if isinstance(key_prefix, str) else key_prefix
+            )
     op_name = "__".join(asset_key.path)
     op_def = build_op(
         fn,
@@ -219,6 +221,8 @@ def asset(
         try:
             return build_asset(fn, **kwargs)
         except TypeError as exc:
-            raise DefinitionError(f"@asset on '{fn.__name__}': {exc}", "check the keyword arguments") from None
+            raise DefinitionError(
+                f"@asset on '{fn.__name__}': {exc}", "check the keyword arguments"
+            ) from None
 
     return decorate

@@ -100,8 +100,12 @@ class CompositionBuilder:
         )
 
     def _bind(
-        self, names: Sequence[str], defaults: Mapping[str, bool], args: tuple[Any, ...],
-        kwargs: Mapping[str, Any], what: str,
+        self,
+        names: Sequence[str],
+        defaults: Mapping[str, bool],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        what: str,
     ) -> dict[str, InputSource]:
         if len(args) > len(names):
             raise DefinitionError(
@@ -110,7 +114,9 @@ class CompositionBuilder:
         bound = dict(zip(names, args, strict=False))
         for key, value in kwargs.items():
             if key not in names:
-                raise DefinitionError(f"{self.owner}: {what} has no input named '{key}' (inputs: {list(names)})")
+                raise DefinitionError(
+                    f"{self.owner}: {what} has no input named '{key}' (inputs: {list(names)})"
+                )
             if key in bound:
                 raise DefinitionError(f"{self.owner}: {what} got input '{key}' twice")
             bound[key] = value
@@ -122,9 +128,11 @@ class CompositionBuilder:
             )
         return {k: self._source(v, f"input '{k}' of {what}") for k, v in bound.items()}
 
-    def invoke(self, op_def: OpDefinition, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    def invoke(
+        self, op_def: OpDefinition, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> Any:
         node_name = self._unique_name(name)
-        defaults = {k: v.default_value is not None for k, v in op_def.ins.items()}
+        defaults = {k: v.has_default for k, v in op_def.ins.items()}
         inputs = self._bind(op_def.input_names, defaults, args, kwargs, f"op '{node_name}'")
         self.nodes[node_name] = NodeSpec(node_name, op_def, inputs)
         return _handles(node_name, op_def.output_names)
@@ -152,10 +160,12 @@ class CompositionBuilder:
             return None
         if list(outputs) == ["result"]:
             return outputs["result"]
-        return namedtuple("GraphOutputs", list(outputs))(**outputs)  # type: ignore[misc]
+        return namedtuple("GraphOutputs", list(outputs))(**outputs)
 
 
 def _handles(node: str, outputs: Sequence[str]) -> Any:
     if len(outputs) == 1:
         return FromOutput(node, outputs[0])
-    return namedtuple("OpOutputs", list(outputs))(*(FromOutput(node, o) for o in outputs))  # type: ignore[misc]
+    handles = [FromOutput(node, o) for o in outputs]
+    outputs_type: Any = namedtuple("OpOutputs", list(outputs))  # type: ignore[misc]  # names known at run time
+    return outputs_type(*handles)

@@ -5,8 +5,8 @@ once at decoration time, so running a step does no signature inspection."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from locus.definitions.errors import DefinitionError
@@ -25,13 +25,15 @@ class ComputeFn:
     resource_params: tuple[str, ...]
     input_params: tuple[str, ...]
     is_generator: bool
+    # Values for inputs a job leaves unconnected (``In(default_value=...)``).
+    input_defaults: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.fn.__name__
 
     def call(self, context: Any, config: Any, resources: dict[str, Any], inputs: dict[str, Any]) -> Any:
-        kwargs: dict[str, Any] = dict(inputs)
+        kwargs: dict[str, Any] = {**self.input_defaults, **inputs}
         if self.config_param is not None:
             kwargs[self.config_param] = config
         for key in self.resource_params:

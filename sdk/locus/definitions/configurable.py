@@ -52,7 +52,9 @@ class ConfigurableResource(BaseModel):
     def with_resolved_env(self, where: str) -> ConfigurableResource:
         """A copy whose EnvVar fields (here and in nested resources) hold the
         environment's current values."""
-        values: dict[str, Any] = {k: EnvVar(name).resolve(f"{where}.{k}") for k, name in self._env_fields.items()}
+        values: dict[str, Any] = {
+            k: EnvVar(name).resolve(f"{where}.{k}") for k, name in self._env_fields.items()
+        }
         for name in type(self).model_fields:
             nested = getattr(self, name)
             if isinstance(nested, ConfigurableResource):

@@ -59,7 +59,9 @@ class GraphDefinition:
         )
 
 
-def compose(fn: Callable[..., Any], owner: str, with_inputs: bool) -> tuple[dict[str, NodeSpec], tuple[str, ...], Any]:
+def compose(
+    fn: Callable[..., Any], owner: str, with_inputs: bool
+) -> tuple[dict[str, NodeSpec], tuple[str, ...], Any]:
     """Run a body under a composition builder; returns nodes, input names, return value."""
     params = tuple(inspect.signature(fn).parameters) if with_inputs else ()
     if not with_inputs and inspect.signature(fn).parameters:
@@ -97,6 +99,8 @@ def graph(
         graph_name = validate_name(name or f.__name__, "graph")
         owner = f"graph '{graph_name}'"
         nodes, inputs, returned = compose(f, owner, with_inputs=True)
-        return GraphDefinition(graph_name, nodes, inputs, _output_map(owner, returned), description or f.__doc__)
+        return GraphDefinition(
+            graph_name, nodes, inputs, _output_map(owner, returned), description or f.__doc__
+        )
 
     return decorate(fn) if fn is not None else decorate

@@ -121,7 +121,9 @@ class PickledFilesystemIOManager(IOManager):
         upstream = context.upstream_output
         if context.asset_key is not None:
             upstream = OutputContext(
-                name=upstream.name, step_key=upstream.step_key, run_id=upstream.run_id,
+                name=upstream.name,
+                step_key=upstream.step_key,
+                run_id=upstream.run_id,
                 asset_key=context.asset_key,
             )
         path = self.path_for(upstream)
@@ -129,7 +131,9 @@ class PickledFilesystemIOManager(IOManager):
             with path.open("rb") as handle:
                 return pickle.load(handle)
         except FileNotFoundError:
-            what = f"asset {context.asset_key.to_user_string()}" if context.asset_key else "the upstream output"
+            what = (
+                f"asset {context.asset_key.to_user_string()}" if context.asset_key else "the upstream output"
+            )
             raise FileNotFoundError(
                 f"{what} has not been materialised yet: no file at {path}. "
                 "Materialise it first, or include it in the selection."

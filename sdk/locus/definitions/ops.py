@@ -3,8 +3,9 @@ jobs wire ops together by calling them inside a ``@job`` body."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
 from locus.definitions import composition
@@ -15,12 +16,25 @@ from locus.definitions.retry import RetryPolicy
 DEFAULT_OUTPUT = "result"
 
 
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+# ``None`` is a legitimate default value, so "no default" needs its own marker.
+NO_DEFAULT: Any = _NoDefault()
+
+
 @dataclass(frozen=True)
 class In:
     description: str | None = None
-    default_value: Any = None
+    default_value: Any = NO_DEFAULT
     metadata: Mapping[str, Any] = field(default_factory=dict)
     dagster_type: Any = None
+
+    @property
+    def has_default(self) -> bool:
+        return self.default_value is not NO_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -140,7 +154,19 @@ def build_op(
             f"{kind} '{op_name}': ins names {sorted(unknown)} which are not parameters of the function",
             f"add the parameters or remove them from ins (parameters: {list(compute.input_params)})",
         )
-    all_ins = {param: declared_ins.get(param, In()) for param in compute.input_params}
+    # A default in the signature (``def f(n, m=7)``) makes the input optional, as In(default_value=7) does.
+    signature_defaults = {
+        p.name: p.default for p in inspect.signature(fn).parameters.values() if p.default is not p.empty
+    }
+    all_ins: dict[str, In] = {}
+    for param in compute.input_params:
+        declared_in = declared_ins.get(param, In())
+        if not declared_in.has_default and param in signature_defaults:
+            declared_in = replace(declared_in, default_value=signature_defaults[param])
+        all_ins[param] = declared_in
+    defaults = {param: i.default_value for param, i in all_ins.items() if i.has_default}
+    if defaults:
+        compute = replace(compute, input_defaults=defaults)
     if out is None:
         outs: dict[str, Out] = {DEFAULT_OUTPUT: Out()}
     elif isinstance(out, Out):

@@ -78,7 +78,9 @@ class Definitions:
             raise DefinitionError(f"Definitions(executor=...) must be an executor, got {executor!r}")
         self.executor = executor
         self.loggers = dict(loggers or {})
-        self.schedules: dict[str, ScheduleDefinition] = _unique("schedule", self._typed(schedules, ScheduleDefinition))
+        self.schedules: dict[str, ScheduleDefinition] = _unique(
+            "schedule", self._typed(schedules, ScheduleDefinition)
+        )
         self.sensors: dict[str, SensorDefinition] = _unique("sensor", self._typed(sensors, SensorDefinition))
 
         # Jobs named by schedules and sensors belong to the location too.
@@ -175,7 +177,9 @@ class Definitions:
         try:
             return self.schedules[name]
         except KeyError:
-            raise DefinitionError(f"no schedule named '{name}'", f"schedules: {sorted(self.schedules)}") from None
+            raise DefinitionError(
+                f"no schedule named '{name}'", f"schedules: {sorted(self.schedules)}"
+            ) from None
 
     def get_sensor_def(self, name: str) -> SensorDefinition:
         try:

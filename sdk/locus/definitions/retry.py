@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from locus.definitions.errors import DefinitionError
 
 
-class Backoff(str, Enum):
+class Backoff(StrEnum):
     LINEAR = "LINEAR"
     EXPONENTIAL = "EXPONENTIAL"
 
 
-class Jitter(str, Enum):
+class Jitter(StrEnum):
     FULL = "FULL"
     PLUS_MINUS = "PLUS_MINUS"
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from locus.definitions.asset_key import AssetKey, CoercibleToAssetKey
 from locus.definitions.errors import DefinitionError
 
 
-class DefaultScheduleStatus(str, Enum):
+class DefaultScheduleStatus(StrEnum):
     RUNNING = "RUNNING"
     STOPPED = "STOPPED"
 
@@ -38,7 +38,9 @@ class RunRequest:
         self.tags = dict(tags or {})
         self.job_name = job_name
         self.asset_selection = (
-            tuple(AssetKey.from_coercible(k) for k in asset_selection) if asset_selection is not None else None
+            tuple(AssetKey.from_coercible(k) for k in asset_selection)
+            if asset_selection is not None
+            else None
         )
 
     def __repr__(self) -> str:
@@ -68,14 +70,18 @@ class TickEvaluation:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def collect_tick_output(owner: str, returned: Any, run_config_allowed: bool) -> tuple[list[RunRequest], str | None]:
+def collect_tick_output(
+    owner: str, returned: Any, run_config_allowed: bool
+) -> tuple[list[RunRequest], str | None]:
     """Normalise what a schedule/sensor function returned or yielded."""
     requests: list[RunRequest] = []
     skip: str | None = None
     items: Iterable[Any]
     if returned is None:
         items = ()
-    elif isinstance(returned, RunRequest | SkipReason) or (run_config_allowed and isinstance(returned, Mapping)):
+    elif isinstance(returned, RunRequest | SkipReason) or (
+        run_config_allowed and isinstance(returned, Mapping)
+    ):
         items = (returned,)
     elif isinstance(returned, Iterable) and not isinstance(returned, str | bytes | Mapping):
         items = returned

@@ -110,7 +110,8 @@ class _Tag(AssetSelection):
 
     def resolve(self, graph: AssetGraph) -> set[AssetKey]:
         return {
-            k for k, a in graph.by_key.items()
+            k
+            for k, a in graph.by_key.items()
             if self.key in a.tags and (self.value is None or a.tags[self.key] == self.value)
         }
 
@@ -203,7 +204,7 @@ class _Parser:
                 break
             match = _TOKEN.match(text, pos)
             if not match or match.end() == pos:
-                raise self._error(f"unexpected character at position {pos}: {text[pos:pos + 10]!r}")
+                raise self._error(f"unexpected character at position {pos}: {text[pos : pos + 10]!r}")
             kind = match.lastgroup or ""
             self.tokens.append((kind, match.group(kind)))
             pos = match.end()
@@ -256,13 +257,17 @@ class _Parser:
         return self._traversal()
 
     def _traversal(self) -> AssetSelection:
-        up_depth: int | None | bool = False
+        up_depth: int | bool | None = False
         token = self._peek()
         if token and token[0] == "up":
             self._take()
             up_depth = int(token[1][:-1]) if token[1][:-1] else None
-        elif token and token[0] == "star" and self.index + 1 < len(self.tokens) and \
-                self.tokens[self.index + 1][0] in ("word", "attr"):
+        elif (
+            token
+            and token[0] == "star"
+            and self.index + 1 < len(self.tokens)
+            and self.tokens[self.index + 1][0] in ("word", "attr")
+        ):
             self._take()  # legacy "*key": everything upstream
             up_depth = None
         selection = self._atom()

@@ -112,7 +112,9 @@ def sensor(
             names.append(job_name)
         if not names:
             raise DefinitionError(f"{owner} targets no job", "pass job=my_job or jobs=[...]")
-        interval = DEFAULT_MINIMUM_INTERVAL_SECONDS if minimum_interval_seconds is None else minimum_interval_seconds
+        interval = (
+            DEFAULT_MINIMUM_INTERVAL_SECONDS if minimum_interval_seconds is None else minimum_interval_seconds
+        )
         if not isinstance(interval, int) or interval < 1:
             raise DefinitionError(
                 f"{owner}: minimum_interval_seconds must be a whole number of seconds >= 1, got {interval!r}"

@@ -44,16 +44,18 @@ def _launch(
 ) -> ExecutionResult:
     resolved = resolve_run_config(job, run_config, resources, executor)
     store: ExecutionInstance = instance if instance is not None else EphemeralInstance()
-    run = store.add_run(RunRecord(
-        run_id=run_id or new_run_id(),
-        job_name=job.name,
-        run_config=dict(run_config or {}),
-        tags={**job.tags, **(tags or {})},
-        location_name=location_name,
-        asset_selection=asset_selection,
-        step_keys_to_execute=tuple(step_keys) if step_keys is not None else None,
-        origin={"pointer": pointer.to_dict()} if pointer is not None else None,
-    ))
+    run = store.add_run(
+        RunRecord(
+            run_id=run_id or new_run_id(),
+            job_name=job.name,
+            run_config=dict(run_config or {}),
+            tags={**job.tags, **(tags or {})},
+            location_name=location_name,
+            asset_selection=asset_selection,
+            step_keys_to_execute=tuple(step_keys) if step_keys is not None else None,
+            origin={"pointer": pointer.to_dict()} if pointer is not None else None,
+        )
+    )
     spec = RunSpec(job, run, resources, resolved, executor, pointer, keep_outputs)
     outcome = execute_run(spec, store, on_event)
     if raise_on_error and outcome.first_error is not None:
@@ -80,8 +82,18 @@ def execute_job_in_process(
             f"job '{job.name}' requires resources {missing} that were not provided",
             "pass them with execute_in_process(resources={...}) or the job's resource_defs",
         )
-    return _launch(job, instance, all_resources, in_process_executor, run_config, tags, run_id=run_id,
-                   step_keys=op_selection, keep_outputs=True, raise_on_error=raise_on_error)
+    return _launch(
+        job,
+        instance,
+        all_resources,
+        in_process_executor,
+        run_config,
+        tags,
+        run_id=run_id,
+        step_keys=op_selection,
+        keep_outputs=True,
+        raise_on_error=raise_on_error,
+    )
 
 
 def materialize(
@@ -110,8 +122,17 @@ def materialize(
                     "pass them with materialize(..., resources={...})",
                 )
     job = build_asset_job(IMPLICIT_ASSET_JOB, graph, keys, resource_defs=all_resources)
-    return _launch(job, instance, all_resources, in_process_executor, run_config, tags,
-                   asset_selection=tuple(graph.toposort(keys)), keep_outputs=True, raise_on_error=raise_on_error)
+    return _launch(
+        job,
+        instance,
+        all_resources,
+        in_process_executor,
+        run_config,
+        tags,
+        asset_selection=tuple(graph.toposort(keys)),
+        keep_outputs=True,
+        raise_on_error=raise_on_error,
+    )
 
 
 def execute_job(
@@ -137,6 +158,17 @@ def execute_job(
     job = resolve_job(defs, job_name, selected)
     executor = job.executor_def or defs.executor or DEFAULT_EXECUTOR
     resources = {**defs.resources, **job.resource_defs}
-    return _launch(job, instance, resources, executor, run_config, tags, pointer=pointer,
-                   asset_selection=selected, keep_outputs=False, raise_on_error=False,
-                   location_name=location_name or pointer.default_location_name, on_event=on_event)
+    return _launch(
+        job,
+        instance,
+        resources,
+        executor,
+        run_config,
+        tags,
+        pointer=pointer,
+        asset_selection=selected,
+        keep_outputs=False,
+        raise_on_error=False,
+        location_name=location_name or pointer.default_location_name,
+        on_event=on_event,
+    )

@@ -14,11 +14,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from locus.definitions.asset_job import IMPLICIT_ASSET_JOB, build_asset_job
+from locus.definitions.asset_job import IMPLICIT_ASSET_JOB, UnresolvedAssetJobDefinition, build_asset_job
 from locus.definitions.asset_key import AssetKey
+from locus.definitions.assets import AssetsDefinition
 from locus.definitions.errors import CodeLoadError, LocusError
 from locus.definitions.jobs import JobDefinition
 from locus.definitions.registry import Definitions
+from locus.definitions.schedules import ScheduleDefinition
+from locus.definitions.sensors import SensorDefinition
 from locus.execution.events import ErrorInfo
 
 
@@ -48,7 +51,9 @@ class CodePointer:
 
     @property
     def default_location_name(self) -> str:
-        base = Path(self.python_file).name if self.python_file else (self.module_name or self.package_name or "")
+        base = (
+            Path(self.python_file).name if self.python_file else (self.module_name or self.package_name or "")
+        )
         return f"{base}:{self.attribute}" if self.attribute else base
 
     def absolute(self) -> CodePointer:
@@ -104,13 +109,13 @@ def load_definitions(pointer: CodePointer) -> Definitions:
         raise CodeLoadError(
             f"error loading {pointer.target}: {exc}",
             "check the module name and that its folder is the working directory (-d) or on PYTHONPATH",
-            ErrorInfo.from_exception(exc),
+            ErrorInfo.from_user_exception(exc),
         ) from exc
     except Exception as exc:
         raise CodeLoadError(
             f"error loading {pointer.target}: {type(exc).__name__}: {exc}",
             "fix the error shown in the traceback",
-            ErrorInfo.from_exception(exc),
+            ErrorInfo.from_user_exception(exc),
         ) from exc
     if pointer.attribute:
         value = getattr(module, pointer.attribute, None)
@@ -129,8 +134,11 @@ def load_definitions(pointer: CodePointer) -> Definitions:
         return value
     found = _definitions_attrs(module)
     if not found:
+        implicit = _implicit_definitions(module)
+        if implicit is not None:
+            return implicit
         raise CodeLoadError(
-            f"{pointer.target} defines no Definitions object at module level",
+            f"{pointer.target} defines no Definitions object (and no assets or jobs) at module level",
             "add `defs = Definitions(assets=[...], jobs=[...])` at the top level of the module",
         )
     if len(found) > 1:
@@ -143,11 +151,26 @@ def load_definitions(pointer: CodePointer) -> Definitions:
     return value
 
 
+def _implicit_definitions(module: ModuleType) -> Definitions | None:
+    """As Dagster does: a module without Definitions but with top-level
+    assets, jobs, schedules or sensors is a location of exactly those."""
+    values = list(vars(module).values())
+    assets = [v for v in values if isinstance(v, AssetsDefinition)]
+    jobs = [v for v in values if isinstance(v, JobDefinition | UnresolvedAssetJobDefinition)]
+    schedules = [v for v in values if isinstance(v, ScheduleDefinition)]
+    sensors = [v for v in values if isinstance(v, SensorDefinition)]
+    if not (assets or jobs or schedules or sensors):
+        return None
+    return Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors)
+
+
 def _definitions_attrs(module: ModuleType) -> list[str]:
     return [name for name, value in vars(module).items() if isinstance(value, Definitions)]
 
 
-def resolve_job(defs: Definitions, job_name: str, asset_selection: tuple[AssetKey, ...] | None) -> JobDefinition:
+def resolve_job(
+    defs: Definitions, job_name: str, asset_selection: tuple[AssetKey, ...] | None
+) -> JobDefinition:
     """The job a run executes: a named job, or an asset job narrowed to a selection."""
     if job_name == IMPLICIT_ASSET_JOB:
         keys = asset_selection if asset_selection is not None else tuple(defs.asset_graph.keys)
@@ -156,7 +179,13 @@ def resolve_job(defs: Definitions, job_name: str, asset_selection: tuple[AssetKe
     if asset_selection is not None and job.is_asset_job:
         assert job.asset_graph is not None
         return build_asset_job(
-            job.name, job.asset_graph, asset_selection, executor_def=job.executor_def, tags=job.tags,
-            config=job.config, description=job.description, resource_defs=job.resource_defs,
+            job.name,
+            job.asset_graph,
+            asset_selection,
+            executor_def=job.executor_def,
+            tags=job.tags,
+            config=job.config,
+            description=job.description,
+            resource_defs=job.resource_defs,
         )
     return job

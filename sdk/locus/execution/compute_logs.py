@@ -44,7 +44,7 @@ def capture_step_output(base: Path | None, run_id: str, step_key: str) -> Iterat
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with out_path.open("a", encoding="utf-8") as out, err_path.open("a", encoding="utf-8") as err:
         old_out, old_err = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = _Tee(out, old_out), _Tee(err, old_err)  # type: ignore[assignment]
+        sys.stdout, sys.stderr = _Tee(out, old_out), _Tee(err, old_err)
         try:
             yield
         finally:
@@ -53,5 +53,8 @@ def capture_step_output(base: Path | None, run_id: str, step_key: str) -> Iterat
 
 def read_step_logs(base: Path, run_id: str, step_key: str) -> tuple[str, str]:
     out_path, err_path = log_paths(base, run_id, step_key)
-    read = lambda p: p.read_text(encoding="utf-8", errors="replace") if p.exists() else ""  # noqa: E731
-    return read(out_path), read(err_path)
+    return _read(out_path), _read(err_path)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""

@@ -86,23 +86,37 @@ def skipped_because(step: Step, status: Mapping[str, bool | None]) -> list[str]:
     return [u for u in step.upstream if status.get(u) is not True]
 
 
-def _run_in_process(spec: RunSpec, plan: ExecutionPlan, instance: ExecutionInstance, emit: Emitter,
-                    outcome: RunOutcome) -> dict[str, bool | None]:
+def _run_in_process(
+    spec: RunSpec, plan: ExecutionPlan, instance: ExecutionInstance, emit: Emitter, outcome: RunOutcome
+) -> dict[str, bool | None]:
     status: dict[str, bool | None] = {}
     required = required_resource_keys(spec.job, plan)
-    with run_resources(spec.resources, spec.resolved.resource_config, instance.storage_dir,
-                       spec.run.run_id, required) as live:
+    with run_resources(
+        spec.resources, spec.resolved.resource_config, instance.storage_dir, spec.run.run_id, required
+    ) as live:
         env = RunEnv(
-            run=spec.run, job=spec.job, resolved=spec.resolved, resources=live, emit=emit,
-            planned=frozenset(plan.step_keys), compute_logs_dir=instance.compute_logs_dir, instance=instance,
+            run=spec.run,
+            job=spec.job,
+            resolved=spec.resolved,
+            resources=live,
+            emit=emit,
+            planned=frozenset(plan.step_keys),
+            compute_logs_dir=instance.compute_logs_dir,
+            instance=instance,
             output_values=outcome.output_values if spec.keep_outputs else None,
         )
         for step in plan.steps:
             blocked = skipped_because(step, status)
             if blocked:
                 status[step.key] = None
-                emit(Event(spec.run.run_id, EventType.STEP_SKIPPED,
-                           f"{step.key} skipped: upstream {', '.join(blocked)} did not succeed", step.key))
+                emit(
+                    Event(
+                        spec.run.run_id,
+                        EventType.STEP_SKIPPED,
+                        f"{step.key} skipped: upstream {', '.join(blocked)} did not succeed",
+                        step.key,
+                    )
+                )
                 continue
             status[step.key] = execute_step(env, step, on_error=_keep_first(outcome))
     return status
@@ -116,8 +130,9 @@ def _keep_first(outcome: RunOutcome) -> Callable[[BaseException], None]:
     return keep
 
 
-def execute_run(spec: RunSpec, instance: ExecutionInstance,
-                on_event: Callable[[Event], None] | None = None) -> RunOutcome:
+def execute_run(
+    spec: RunSpec, instance: ExecutionInstance, on_event: Callable[[Event], None] | None = None
+) -> RunOutcome:
     """Execute a run that is already stored; returns how it went."""
     run_id = spec.run.run_id
     emit = Emitter(instance, on_event)
@@ -148,13 +163,20 @@ def execute_run(spec: RunSpec, instance: ExecutionInstance,
     failed = [k for k, ok in status.items() if ok is False]
     skipped = [k for k, ok in status.items() if ok is None]
     if failed or skipped:
-        detail = f"steps failed: {', '.join(failed)}" + (f"; skipped: {', '.join(skipped)}" if skipped else "")
-        emit(Event(run_id, EventType.RUN_FAILURE, f"run failed: {detail}", level="ERROR",
-                   data={"failed_steps": failed, "skipped_steps": skipped}))
+        detail = f"steps failed: {', '.join(failed)}" + (
+            f"; skipped: {', '.join(skipped)}" if skipped else ""
+        )
+        emit(
+            Event(
+                run_id,
+                EventType.RUN_FAILURE,
+                f"run failed: {detail}",
+                level="ERROR",
+                data={"failed_steps": failed, "skipped_steps": skipped},
+            )
+        )
     else:
         outcome.success = True
         emit(Event(run_id, EventType.RUN_SUCCESS, f"run of {spec.job.name} succeeded"))
     outcome.events = emit.events
     return outcome
-
-

@@ -53,7 +53,8 @@ class EphemeralInstance:
         event_types: Sequence[EventType] | None = None,
     ) -> list[EventRecord]:
         records = [
-            r for r in self._events.get(run_id, [])
+            r
+            for r in self._events.get(run_id, [])
             if r.storage_id > after_id and (event_types is None or r.event.event_type in event_types)
         ]
         return records[:limit] if limit is not None else records

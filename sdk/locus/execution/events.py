@@ -4,17 +4,24 @@ order in the event log and read back identically from every storage."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from locus.definitions.asset_key import AssetKey
 
+_LOCUS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-class EventType(str, Enum):
+
+def _is_internal(filename: str) -> bool:
+    return filename.startswith(_LOCUS_DIR) or filename.startswith("<frozen importlib")
+
+
+class EventType(StrEnum):
     RUN_ENQUEUED = "RUN_ENQUEUED"
     RUN_STARTING = "RUN_STARTING"
     RUN_START = "RUN_START"
@@ -33,7 +40,7 @@ class EventType(str, Enum):
     ENGINE_EVENT = "ENGINE_EVENT"
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     QUEUED = "QUEUED"
     NOT_STARTED = "NOT_STARTED"
     STARTING = "STARTING"
@@ -81,6 +88,15 @@ class ErrorInfo:
             traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__, chain=False)),
             cause=ErrorInfo.from_exception(cause) if cause is not None else None,
         )
+
+    @staticmethod
+    def from_user_exception(exc: BaseException) -> ErrorInfo:
+        """Like ``from_exception``, but the traceback starts at the first
+        frame of user code: Locus's own frames and importlib's are noise."""
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None and _is_internal(tb.tb_frame.f_code.co_filename):
+            tb = tb.tb_next
+        return ErrorInfo.from_exception(exc.with_traceback(tb))
 
     def to_dict(self) -> dict[str, Any]:
         return {

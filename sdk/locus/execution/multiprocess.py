@@ -63,7 +63,10 @@ def _launch(spec: RunSpec, step: Step, instance: ExecutionInstance, logs: Path) 
     with out_path.open("ab") as out, err_path.open("ab") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "locus.execution.step_worker"],
-            stdin=subprocess.PIPE, stdout=out, stderr=err, pass_fds=(write_fd,),
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=err,
+            pass_fds=(write_fd,),
         )
     os.close(write_fd)
     assert proc.stdin is not None
@@ -79,8 +82,9 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-def run_multiprocess(spec: RunSpec, plan: ExecutionPlan, instance: ExecutionInstance,
-                     emit: Emitter) -> dict[str, bool | None]:
+def run_multiprocess(
+    spec: RunSpec, plan: ExecutionPlan, instance: ExecutionInstance, emit: Emitter
+) -> dict[str, bool | None]:
     if spec.pointer is None:
         raise ExecutionError(
             f"job '{spec.job.name}' uses the multiprocess executor, whose step processes must load the code "
@@ -105,8 +109,14 @@ def run_multiprocess(spec: RunSpec, plan: ExecutionPlan, instance: ExecutionInst
                         pending.remove(step)
                         status[step.key] = None
                         blocked = skipped_because(step, status)
-                        emit(Event(spec.run.run_id, EventType.STEP_SKIPPED,
-                                   f"{step.key} skipped: upstream {', '.join(blocked)} did not succeed", step.key))
+                        emit(
+                            Event(
+                                spec.run.run_id,
+                                EventType.STEP_SKIPPED,
+                                f"{step.key} skipped: upstream {', '.join(blocked)} did not succeed",
+                                step.key,
+                            )
+                        )
                         progressed = True
                     elif all(u is True for u in ups) and len(running) < limit:
                         pending.remove(step)
@@ -136,9 +146,19 @@ def run_multiprocess(spec: RunSpec, plan: ExecutionPlan, instance: ExecutionInst
                 del running[fd]
                 if child.result is None:
                     tail = _tail(child.err_path)
-                    message = f"{child.step.key}: step process exited with code {code} before reporting a result"
-                    emit(Event(spec.run.run_id, EventType.STEP_FAILURE, message, child.step.key, "ERROR",
-                               error=ErrorInfo("StepProcessExited", message, tail)))
+                    message = (
+                        f"{child.step.key}: step process exited with code {code} before reporting a result"
+                    )
+                    emit(
+                        Event(
+                            spec.run.run_id,
+                            EventType.STEP_FAILURE,
+                            message,
+                            child.step.key,
+                            "ERROR",
+                            error=ErrorInfo("StepProcessExited", message, tail),
+                        )
+                    )
                     child.result = False
                 status[child.step.key] = child.result
     finally:

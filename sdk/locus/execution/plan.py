@@ -73,11 +73,11 @@ def build_plan(job: JobDefinition, step_selection: Sequence[str] | None = None) 
         stack = [(root, 0)]
         while stack:
             node_name, index = stack[-1]
-            ups = upstream[node_name]
-            if index < len(ups):
+            before = upstream[node_name]
+            if index < len(before):
                 stack[-1] = (node_name, index + 1)
-                if ups[index] not in done:
-                    stack.append((ups[index], 0))
+                if before[index] not in done:
+                    stack.append((before[index], 0))
             else:
                 stack.pop()
                 if node_name not in done:

@@ -3,7 +3,6 @@ function, store outputs, record materialisations, retry per policy."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,8 +21,6 @@ from locus.execution.events import ErrorInfo, Event, EventType
 from locus.execution.plan import Step
 from locus.execution.run_config import ResolvedRunConfig
 from locus.execution.runs import RunRecord
-
-_ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclass
@@ -44,14 +41,6 @@ class RunEnv:
 
 class StepFailure(Exception):
     """Raised by the engine for a step's own contract violations."""
-
-
-def _user_traceback(exc: BaseException) -> BaseException:
-    # Drop the engine's own frames so the traceback starts in user code.
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_ENGINE_DIR) and tb.tb_next is not None:
-        tb = tb.tb_next
-    return exc.with_traceback(tb)
 
 
 def json_safe(value: Any) -> Any:
@@ -95,7 +84,9 @@ def _load_input(env: RunEnv, name: str, source: InputSource) -> Any:
     if isinstance(source, FromAsset):
         assert env.job.asset_graph is not None
         upstream_asset = env.job.asset_graph.by_key[source.key]
-        upstream = OutputContext(name="result", step_key=upstream_asset.node_name, run_id="", asset_key=source.key)
+        upstream = OutputContext(
+            name="result", step_key=upstream_asset.node_name, run_id="", asset_key=source.key
+        )
         manager = _io_manager(env, upstream_asset.io_manager_key, f"input '{name}'")
         return manager.load_input(InputContext(name=name, upstream_output=upstream, asset_key=source.key))
     raise StepFailure(f"input '{name}' has no source")
@@ -108,7 +99,9 @@ def _as_outputs(step: Step, returned: Any) -> list[Output | MaterializeResult]:
     elif len(outs) == 1 or isinstance(returned, Output | MaterializeResult):
         items = [returned]
     elif isinstance(returned, tuple) and len(returned) == len(outs):
-        items = [v if isinstance(v, Output) else Output(v, name) for name, v in zip(outs, returned, strict=True)]
+        items = [
+            v if isinstance(v, Output) else Output(v, name) for name, v in zip(outs, returned, strict=True)
+        ]
     else:
         raise StepFailure(
             f"op '{step.key}' declares outputs {list(outs)} but returned {type(returned).__name__}; "
@@ -125,7 +118,9 @@ def _as_outputs(step: Step, returned: Any) -> list[Output | MaterializeResult]:
     names = [o.output_name for o in result if isinstance(o, Output)]
     for name in names:
         if name not in outs:
-            raise StepFailure(f"op '{step.key}' produced output '{name}', which it does not declare: {list(outs)}")
+            raise StepFailure(
+                f"op '{step.key}' produced output '{name}', which it does not declare: {list(outs)}"
+            )
     if not any(isinstance(o, MaterializeResult) for o in result):
         missing = [n for n, o in outs.items() if o.is_required and n not in names]
         if missing:
@@ -139,8 +134,14 @@ def _run_once(env: RunEnv, step: Step, attempt: int) -> None:
     inputs = {name: _load_input(env, name, src) for name, src in step.inputs.items()}
     ctx_cls = AssetExecutionContext if step.asset_key is not None else OpExecutionContext
     context = ctx_cls(
-        env.run, step.key, env.resolved.op_config.get(step.key),
-        env.resources, StepLogger(env.emit, run_id, step.key), step.asset_key, attempt, env.instance,
+        env.run,
+        step.key,
+        env.resolved.op_config.get(step.key),
+        env.resources,
+        StepLogger(env.emit, run_id, step.key),
+        step.asset_key,
+        attempt,
+        env.instance,
     )
     with capture_step_output(env.compute_logs_dir, run_id, step.key):
         returned = op_def.compute.call(context, context.op_config, dict(env.resources), inputs)
@@ -155,12 +156,26 @@ def _run_once(env: RunEnv, step: Step, attempt: int) -> None:
             _io_manager(env, io_key, f"output '{out.output_name}'").handle_output(out_ctx, out.value)
             if env.output_values is not None:
                 env.output_values[(step.key, out.output_name)] = out.value
-            env.emit(Event(run_id, EventType.STEP_OUTPUT, f"output '{out.output_name}' stored", step.key,
-                           data={"output_name": out.output_name}))
+            env.emit(
+                Event(
+                    run_id,
+                    EventType.STEP_OUTPUT,
+                    f"output '{out.output_name}' stored",
+                    step.key,
+                    data={"output_name": out.output_name},
+                )
+            )
         if step.asset_key is not None:
-            env.emit(Event(run_id, EventType.ASSET_MATERIALIZATION,
-                           f"materialised {step.asset_key.to_user_string()}", step.key,
-                           asset_key=step.asset_key, data={"metadata": json_safe(metadata)}))
+            env.emit(
+                Event(
+                    run_id,
+                    EventType.ASSET_MATERIALIZATION,
+                    f"materialised {step.asset_key.to_user_string()}",
+                    step.key,
+                    asset_key=step.asset_key,
+                    data={"metadata": json_safe(metadata)},
+                )
+            )
 
 
 def execute_step(env: RunEnv, step: Step, on_error: Callable[[BaseException], None] | None = None) -> bool:
@@ -170,29 +185,55 @@ def execute_step(env: RunEnv, step: Step, on_error: Callable[[BaseException], No
     policy = step.node.op.retry_policy
     attempt = 0
     while True:
-        env.emit(Event(run_id, EventType.STEP_START, f"started {step.key}", step.key, data={"attempt": attempt}))
+        env.emit(
+            Event(run_id, EventType.STEP_START, f"started {step.key}", step.key, data={"attempt": attempt})
+        )
         started = time.perf_counter()
         try:
             _run_once(env, step, attempt)
         except Exception as exc:
             duration = round((time.perf_counter() - started) * 1000, 3)
-            error = ErrorInfo.from_exception(_user_traceback(exc))
+            error = ErrorInfo.from_user_exception(exc)
             if policy is not None and attempt < policy.max_retries:
                 attempt += 1
                 delay = policy.delay_for_attempt(attempt)
-                env.emit(Event(run_id, EventType.STEP_UP_FOR_RETRY,
-                               f"{step.key} failed ({error.summary()}); retry {attempt} of {policy.max_retries} "
-                               f"in {delay:g}s", step.key, "WARNING", error=error,
-                               data={"attempt": attempt, "delay": delay}))
+                env.emit(
+                    Event(
+                        run_id,
+                        EventType.STEP_UP_FOR_RETRY,
+                        f"{step.key} failed ({error.summary()}); retry {attempt} of {policy.max_retries} "
+                        f"in {delay:g}s",
+                        step.key,
+                        "WARNING",
+                        error=error,
+                        data={"attempt": attempt, "delay": delay},
+                    )
+                )
                 if delay:
                     time.sleep(delay)
                 continue
-            env.emit(Event(run_id, EventType.STEP_FAILURE, f"{step.key} failed: {error.summary()}", step.key,
-                           "ERROR", error=error, data={"duration_ms": duration, "attempt": attempt}))
+            env.emit(
+                Event(
+                    run_id,
+                    EventType.STEP_FAILURE,
+                    f"{step.key} failed: {error.summary()}",
+                    step.key,
+                    "ERROR",
+                    error=error,
+                    data={"duration_ms": duration, "attempt": attempt},
+                )
+            )
             if on_error is not None:
                 on_error(exc)
             return False
         duration = round((time.perf_counter() - started) * 1000, 3)
-        env.emit(Event(run_id, EventType.STEP_SUCCESS, f"{step.key} succeeded in {duration:g} ms", step.key,
-                       data={"duration_ms": duration, "attempt": attempt}))
+        env.emit(
+            Event(
+                run_id,
+                EventType.STEP_SUCCESS,
+                f"{step.key} succeeded in {duration:g} ms",
+                step.key,
+                data={"duration_ms": duration, "attempt": attempt},
+            )
+        )
         return True

@@ -40,15 +40,30 @@ def run_step(payload: dict[str, Any]) -> bool:
         from locus.execution.engine import required_resource_keys
 
         required = required_resource_keys(job, build_plan(job, [step_key]))
-        with run_resources(resources, resolved.resource_config, Path(payload["storage_dir"]), run.run_id,
-                           required) as live:
-            env = RunEnv(run=run, job=job, resolved=resolved, resources=live, emit=emit,
-                         planned=frozenset(plan.step_keys))
+        with run_resources(
+            resources, resolved.resource_config, Path(payload["storage_dir"]), run.run_id, required
+        ) as live:
+            env = RunEnv(
+                run=run,
+                job=job,
+                resolved=resolved,
+                resources=live,
+                emit=emit,
+                planned=frozenset(plan.step_keys),
+            )
             return execute_step(env, step)
     except Exception as exc:
         error = getattr(exc, "error_info", None) or ErrorInfo.from_exception(exc)
-        emit(Event(run.run_id, EventType.STEP_FAILURE, f"{step_key} failed: {error.summary()}", step_key,
-                   "ERROR", error=error))
+        emit(
+            Event(
+                run.run_id,
+                EventType.STEP_FAILURE,
+                f"{step_key} failed: {error.summary()}",
+                step_key,
+                "ERROR",
+                error=error,
+            )
+        )
         return False
     finally:
         stream.close()

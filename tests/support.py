@@ -1,0 +1,49 @@
+"""Helpers shared by tests: run the real `locus` command in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OWN_EXAMPLES = REPO / "examples"
+SHARED_EXAMPLES = REPO.parent / "shared" / "examples"
+
+
+def example_roots() -> list[Path]:
+    """The project's own examples always; the shared acceptance examples,
+    untouched, whenever that folder exists beside the repository."""
+    roots = [OWN_EXAMPLES]
+    if SHARED_EXAMPLES.is_dir():
+        roots.append(SHARED_EXAMPLES)
+    return roots
+
+
+@dataclass(frozen=True)
+class Completed:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_locus(
+    *args: str, cwd: Path, home: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> Completed:
+    full_env = {**os.environ, "LOCUS_HOME": str(home), **(env or {})}
+    full_env.pop("LOCUS_DEBUG", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "locus.cli.main", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return Completed(proc.returncode, proc.stdout, proc.stderr)
