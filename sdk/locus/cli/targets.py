@@ -57,59 +57,37 @@ class Target:
 
 def targets_from_args(args: argparse.Namespace) -> list[Target]:
     """Every location the flags name (a workspace.yaml in the current folder
-    when none is given)."""
-    found: list[Target] = []
-    for file in args.python_file:
-        found.append(
-            _target(
-                CodePointer(
-                    python_file=file, attribute=args.attribute, working_directory=args.working_directory
-                )
-            )
-        )
-    for module in args.module_name:
-        found.append(
-            _target(
-                CodePointer(
-                    module_name=module, attribute=args.attribute, working_directory=args.working_directory
-                )
-            )
-        )
-    for package in args.package_name:
-        found.append(
-            _target(
-                CodePointer(
-                    package_name=package, attribute=args.attribute, working_directory=args.working_directory
-                )
-            )
-        )
-    workspaces = list(args.workspace)
-    if not found and not workspaces and Path("workspace.yaml").exists():
-        workspaces = ["workspace.yaml"]
-    if workspaces:
-        from locus.workspace.config import load_workspaces
+    when none is given). Names must be unique across all of them."""
+    from locus.workspace.config import LocationEntry, Workspace, load_workspace, merge_workspaces
 
-        for entry in load_workspaces(workspaces).entries:
-            if entry.pointer is None:
-                raise LocusError(
-                    f"location '{entry.name}' is a grpc_server entry; this command loads code directly",
-                    "use `locus dev` for grpc_server locations, or point at the code with -f/-m",
-                )
-            found.append(Target(entry.name, entry.pointer))
-    if not found:
+    pointers = [
+        *(CodePointer(python_file=f, attribute=args.attribute, working_directory=args.working_directory)
+          for f in args.python_file),
+        *(CodePointer(module_name=m, attribute=args.attribute, working_directory=args.working_directory)
+          for m in args.module_name),
+        *(CodePointer(package_name=p, attribute=args.attribute, working_directory=args.working_directory)
+          for p in args.package_name),
+    ]
+    files = list(args.workspace)
+    if not pointers and not files and Path("workspace.yaml").exists():
+        files = ["workspace.yaml"]
+    if not pointers and not files:
         raise LocusError(
             "no code location given and no workspace.yaml in the current folder",
             "pass -f FILE, -m MODULE, --package-name PACKAGE or -w workspace.yaml",
         )
-    names = [t.name for t in found]
-    for name in names:
-        if names.count(name) > 1:
-            raise LocusError(f"two locations are named '{name}'", "give them distinct location_name values")
+    workspace = merge_workspaces(
+        Workspace(tuple(LocationEntry.from_target(p) for p in pointers)), *(load_workspace(f) for f in files)
+    )
+    found = []
+    for entry in workspace.entries:
+        if entry.pointer is None:
+            raise LocusError(
+                f"location '{entry.name}' is a grpc_server entry; this command loads code directly",
+                "use `locus dev` for grpc_server locations, or point at the code with -f/-m",
+            )
+        found.append(Target(entry.name, entry.pointer))
     return found
-
-
-def _target(pointer: CodePointer) -> Target:
-    return Target(pointer.default_location_name, pointer.absolute())
 
 
 def single_target(args: argparse.Namespace) -> Target:

@@ -156,7 +156,10 @@ def execute_run(
         error = ErrorInfo.from_exception(exc)
         if outcome.first_error is None:
             outcome.first_error = exc
-        message = exc.message if isinstance(exc, LocusError) else error.summary()
+        if isinstance(exc, LocusError):
+            message = exc.message + (f" (fix: {exc.hint})" if exc.hint else "")
+        else:
+            message = error.summary()
         emit(Event(run_id, EventType.RUN_FAILURE, f"run failed: {message}", level="ERROR", error=error))
         outcome.events = emit.events
         return outcome
