@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, overload
 from locus.definitions import composition
 from locus.definitions.composition import FromGraphInput, FromOutput, NodeSpec
 from locus.definitions.errors import DefinitionError
-from locus.definitions.ops import validate_name
+from locus.definitions.ops import docstring, validate_name
 
 if TYPE_CHECKING:
     from locus.definitions.executors import ExecutorDefinition
@@ -100,7 +100,7 @@ def graph(
         owner = f"graph '{graph_name}'"
         nodes, inputs, returned = compose(f, owner, with_inputs=True)
         return GraphDefinition(
-            graph_name, nodes, inputs, _output_map(owner, returned), description or f.__doc__
+            graph_name, nodes, inputs, _output_map(owner, returned), description or docstring(f)
         )
 
     return decorate(fn) if fn is not None else decorate

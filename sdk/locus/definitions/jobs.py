@@ -11,7 +11,7 @@ from locus.definitions.composition import NodeSpec
 from locus.definitions.errors import DefinitionError
 from locus.definitions.executors import ExecutorDefinition
 from locus.definitions.graph import compose
-from locus.definitions.ops import coerce_tags, validate_name
+from locus.definitions.ops import coerce_tags, docstring, validate_name
 from locus.definitions.resources import resources_by_key
 
 if TYPE_CHECKING:
@@ -131,11 +131,10 @@ def job(
     def decorate(f: Callable[..., Any]) -> JobDefinition:
         job_name = validate_name(name or f.__name__, "job")
         nodes, _inputs, _returned = compose(f, f"job '{job_name}'", with_inputs=False)
-        doc = f.__doc__.strip() if f.__doc__ else None
         return JobDefinition.create(
             name=job_name,
             nodes=nodes,
-            description=description if description is not None else doc,
+            description=description if description is not None else docstring(f),
             tags=tags,
             executor_def=executor_def,
             resource_defs=resource_defs,

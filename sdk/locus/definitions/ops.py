@@ -185,7 +185,7 @@ def build_op(
         compute=compute,
         ins=all_ins,
         outs=outs,
-        description=description if description is not None else _doc(fn),
+        description=description if description is not None else docstring(fn),
         tags=coerce_tags(tags, f"{kind} '{op_name}'"),
         config_schema=config_schema,
         required_resource_keys=frozenset(required_resource_keys or ()),
@@ -193,9 +193,9 @@ def build_op(
     )
 
 
-def _doc(fn: Callable[..., Any]) -> str | None:
-    doc = fn.__doc__
-    return doc.strip() if doc else None
+def docstring(fn: Callable[..., Any]) -> str | None:
+    """A function's docstring without its indentation: the default description."""
+    return inspect.getdoc(fn) or None
 
 
 @overload

@@ -30,7 +30,9 @@ class ResourceDefinition:
         description: str | None = None,
         required_resource_keys: frozenset[str] = frozenset(),
         fixed_config: Any = None,
+        name: str | None = None,
     ) -> None:
+        self.name = name or getattr(resource_fn, "__name__", "resource")
         self.resource_fn = resource_fn
         self.config_schema = config_schema
         self.description = description
@@ -38,9 +40,22 @@ class ResourceDefinition:
         self.fixed_config = fixed_config
 
     def configured(self, config: Any) -> ResourceDefinition:
-        """The same resource with its config fixed in code."""
+        """The same resource with its config fixed in code: checked against the
+        schema now (defaults filled in), so a typo fails at import, not at run."""
+        if self.config_schema is not None:
+            from locus.definitions.config_schema import validate_config
+
+            errors: list[tuple[str, str]] = []
+            config = validate_config(self.config_schema, config, "config", errors)
+            if errors:
+                problems = "; ".join(f"{path}: {message}" for path, message in errors)
+                raise DefinitionError(
+                    f"resource '{self.name}': .configured() got invalid config: {problems}",
+                    "pass values matching the resource's config_schema",
+                )
         return ResourceDefinition(
-            self.resource_fn, None, self.description, self.required_resource_keys, fixed_config=config
+            self.resource_fn, None, self.description, self.required_resource_keys, fixed_config=config,
+            name=self.name,
         )
 
     @staticmethod
@@ -77,7 +92,8 @@ def resource(
         takes_context = bool(inspect.signature(f).parameters)
         resource_fn = f if takes_context else (lambda _ctx: f())
         return ResourceDefinition(
-            resource_fn, config_schema, description or f.__doc__, frozenset(required_resource_keys or ())
+            resource_fn, config_schema, description or inspect.getdoc(f), frozenset(required_resource_keys or ()),
+            name=f.__name__,
         )
 
     return build(fn) if fn is not None else build

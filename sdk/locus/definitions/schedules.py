@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from locus.definitions.errors import DefinitionError
-from locus.definitions.ops import coerce_tags, validate_name
+from locus.definitions.ops import coerce_tags, docstring, validate_name
 from locus.definitions.run_request import (
     DefaultScheduleStatus,
     RunRequest,
@@ -29,12 +29,25 @@ def validate_cron(owner: str, cron_schedule: Any) -> tuple[str, ...]:
     from croniter import croniter
 
     for cron in crons:
-        if len(cron.split()) != 5 or not croniter.is_valid(cron):
+        if not _is_valid_cron(croniter, cron):
             raise DefinitionError(
                 f"{owner}: cron_schedule {cron!r} is not a valid cron string",
-                'use five fields "minute hour day-of-month month day-of-week", e.g. "*/15 * * * *"',
+                'use five fields "minute hour day-of-month month day-of-week", e.g. "*/15 * * * *", '
+                'or "@hourly" / "@daily" / "@weekly" / "@monthly"',
             )
     return crons
+
+
+def _is_valid_cron(croniter: Any, cron: str) -> bool:
+    # As Dagster: anything croniter expands to five fields, so "@daily" is fine
+    # but seconds-resolution strings are not; a 30th of February never fires.
+    if not croniter.is_valid(cron):
+        return False
+    fields = croniter.expand(cron)[0]
+    if len(fields) != 5:
+        return False
+    day, month = fields[2], fields[3]
+    return not (month == [2] and len(day) == 1 and day[0] in (30, 31))
 
 
 def validate_timezone(owner: str, tz: str | None) -> str | None:
@@ -68,12 +81,23 @@ def build_schedule_context(
     return ScheduleEvaluationContext(scheduled_execution_time, instance, resources)
 
 
+def target_job_name(owner: str, job: Any) -> str:
+    """The name of a schedule's or sensor's target, which must be a job (an op,
+    graph or asset has a name too, and would only fail later, at load)."""
+    from locus.definitions.asset_job import UnresolvedAssetJobDefinition
+    from locus.definitions.jobs import JobDefinition
+
+    if not isinstance(job, JobDefinition | UnresolvedAssetJobDefinition):
+        raise DefinitionError(
+            f"{owner}: job must be a job definition, got {job!r}",
+            "pass a @job, define_asset_job(...) or my_graph.to_job()",
+        )
+    return job.name
+
+
 def _job_name(owner: str, job: Any, job_name: str | None) -> str:
     if job is not None:
-        name = getattr(job, "name", None)
-        if not isinstance(name, str):
-            raise DefinitionError(f"{owner}: job must be a job definition, got {job!r}")
-        return name
+        return target_job_name(owner, job)
     if job_name is None:
         raise DefinitionError(f"{owner} names no job", "pass job=my_job (or job_name='my_job')")
     return job_name
@@ -172,7 +196,7 @@ def schedule(
             job_name=job_name,
             tags=tags,
             execution_timezone=execution_timezone,
-            description=description or fn.__doc__,
+            description=description or docstring(fn),
             default_status=default_status,
             execution_fn=fn,
         )

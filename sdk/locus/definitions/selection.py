@@ -188,6 +188,7 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
+_DOWN = re.compile(r"\s*(?P<down>\+(?:\d+)?)")
 
 
 class _Parser:
@@ -204,11 +205,23 @@ class _Parser:
                 break
             match = _TOKEN.match(text, pos)
             if not match or match.end() == pos:
-                raise self._error(f"unexpected character at position {pos}: {text[pos : pos + 10]!r}")
+                at = len(text) - len(text[pos:].lstrip())
+                raise self._error(f"unexpected character at position {at}: {text[at : at + 10]!r}")
             kind = match.lastgroup or ""
+            if kind == "up" and match.group(kind) == "+" and self._ends_term():
+                # After a term, "+2" is depth-2 downstream ("key:a+2"), not "+" before a term.
+                match = _DOWN.match(text, pos)
+                assert match is not None
+                kind = "down"
             self.tokens.append((kind, match.group(kind)))
             pos = match.end()
         self.index = 0
+
+    def _ends_term(self) -> bool:
+        if not self.tokens:
+            return False
+        kind, value = self.tokens[-1]
+        return kind in ("attr", "rparen") or (kind == "word" and value not in ("and", "or", "not"))
 
     def _error(self, message: str) -> SelectionError:
         return SelectionError(
@@ -270,17 +283,22 @@ class _Parser:
         ):
             self._take()  # legacy "*key": everything upstream
             up_depth = None
-        selection = self._atom()
+        atom = self._atom()
+        selection = atom
         if up_depth is not False:
-            selection = selection.upstream(depth=up_depth if isinstance(up_depth, int) else None)
+            selection = atom.upstream(depth=up_depth if isinstance(up_depth, int) else None)
+        down: AssetSelection | None = None
         token = self._peek()
         if token and token[0] == "down":
             self._take()
-            selection = selection.downstream(depth=int(token[1][1:]) if token[1][1:] else None)
-        elif token and token[0] == "star" and up_depth is False:
-            self._take()  # legacy "key*": everything downstream
-            selection = selection.downstream()
-        return selection
+            down = atom.downstream(depth=int(token[1][1:]) if token[1][1:] else None)
+        elif token and token[0] == "star":
+            self._take()  # legacy "key*" (and "*key*"): everything downstream
+            down = atom.downstream()
+        if down is None:
+            return selection
+        # "+b+" is b's upstreams and b's downstreams, not the downstreams of b's upstreams.
+        return down if up_depth is False else selection | down
 
     def _atom(self) -> AssetSelection:
         if self._peek() is None:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from locus.definitions.errors import DefinitionError
-from locus.definitions.ops import validate_name
+from locus.definitions.ops import docstring, validate_name
 from locus.definitions.run_request import DefaultSensorStatus, TickEvaluation, collect_tick_output
+from locus.definitions.schedules import target_job_name
 
 DEFAULT_MINIMUM_INTERVAL_SECONDS = 30
 
@@ -104,12 +105,12 @@ def sensor(
     def decorate(fn: Callable[..., Any]) -> SensorDefinition:
         sensor_name = validate_name(name or fn.__name__, "sensor")
         owner = f"sensor '{sensor_name}'"
-        targets = ([job] if job is not None else []) + list(jobs or [])
-        names = [getattr(t, "name", None) for t in targets]
-        if any(not isinstance(n, str) for n in names):
-            raise DefinitionError(f"{owner}: job/jobs must be job definitions, got {targets!r}")
-        if job_name:
-            names.append(job_name)
+        # Dagster's first positional parameter is job_name: @sensor("my_job").
+        first, named = (None, job) if isinstance(job, str) else (job, job_name)
+        targets = ([first] if first is not None else []) + list(jobs or [])
+        names = [target_job_name(owner, t) for t in targets]
+        if named:
+            names.append(named)
         if not names:
             raise DefinitionError(f"{owner} targets no job", "pass job=my_job or jobs=[...]")
         interval = (
@@ -122,10 +123,10 @@ def sensor(
         return SensorDefinition(
             name=sensor_name,
             evaluation_fn=fn,
-            job_names=tuple(n for n in names if isinstance(n, str)),
+            job_names=tuple(names),
             jobs=tuple(targets),
             minimum_interval_seconds=interval,
-            description=description or fn.__doc__,
+            description=description or docstring(fn),
             default_status=DefaultSensorStatus(default_status),
         )
 
