@@ -18,12 +18,23 @@ class AssetKey:
     path: tuple[str, ...]
     _hash: int
 
-    def __init__(self, path: str | Sequence[str]) -> None:
+    def __new__(cls, path: str | Sequence[str]) -> AssetKey:
+        # Interned: equal keys are one object, so the many dict lookups of a
+        # large asset graph resolve by identity instead of comparing paths.
         parts = (path,) if isinstance(path, str) else tuple(path)
+        found = _INTERNED.get(parts)
+        if found is not None:
+            return found
         if not parts or not all(isinstance(p, str) and p for p in parts):
             raise ValueError(f"AssetKey needs one or more non-empty strings, got {path!r}")
-        object.__setattr__(self, "path", parts)
-        object.__setattr__(self, "_hash", hash(parts))
+        key = object.__new__(cls)
+        object.__setattr__(key, "path", parts)
+        object.__setattr__(key, "_hash", hash(parts))
+        _INTERNED[parts] = key
+        return key
+
+    def __reduce__(self) -> tuple[type[AssetKey], tuple[tuple[str, ...]]]:
+        return (AssetKey, (self.path,))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("AssetKey is immutable")
@@ -68,5 +79,7 @@ class AssetKey:
         head = (prefix,) if isinstance(prefix, str) else tuple(prefix)
         return AssetKey((*head, *self.path))
 
+
+_INTERNED: dict[tuple[str, ...], AssetKey] = {}
 
 CoercibleToAssetKey = Union[AssetKey, str, Sequence[str]]  # noqa: UP007 - runtime alias

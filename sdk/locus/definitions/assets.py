@@ -64,11 +64,13 @@ class AssetsDefinition:
     owners: tuple[str, ...] = ()
     code_version: str | None = None
     resource_defs: Mapping[str, Any] = field(default_factory=dict)
+    # Parameters' upstreams, then deps=[...], without repeats; derived once
+    # here because graph building reads it for every asset.
+    upstream_keys: tuple[AssetKey, ...] = field(init=False)
 
-    @property
-    def upstream_keys(self) -> tuple[AssetKey, ...]:
-        seen = dict.fromkeys((*self.input_keys.values(), *self.dep_keys))
-        return tuple(seen)
+    def __post_init__(self) -> None:
+        upstream = tuple(dict.fromkeys((*self.input_keys.values(), *self.dep_keys)))
+        object.__setattr__(self, "upstream_keys", upstream)
 
     @property
     def keys(self) -> frozenset[AssetKey]:
@@ -136,7 +138,7 @@ def build_asset(
         name=op_name,
         description=description,
         ins=None,
-        out=Out(io_manager_key=io_manager_key),
+        out=Out(io_manager_key=io_manager_key) if io_manager_key else None,
         config_schema=config_schema,
         required_resource_keys=required_resource_keys,
         tags=op_tags,

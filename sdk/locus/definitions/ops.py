@@ -55,6 +55,12 @@ class Output:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
+# Shared by every input/output declared without options (they are frozen),
+# so large locations do not build thousands of identical objects.
+_PLAIN_IN = In()
+_PLAIN_OUT = Out()
+
+
 def validate_name(name: str, what: str) -> str:
     if not isinstance(name, str) or not name.isidentifier():
         raise DefinitionError(
@@ -155,12 +161,10 @@ def build_op(
             f"add the parameters or remove them from ins (parameters: {list(compute.input_params)})",
         )
     # A default in the signature (``def f(n, m=7)``) makes the input optional, as In(default_value=7) does.
-    signature_defaults = {
-        p.name: p.default for p in inspect.signature(fn).parameters.values() if p.default is not p.empty
-    }
+    signature_defaults = compute.signature_defaults
     all_ins: dict[str, In] = {}
     for param in compute.input_params:
-        declared_in = declared_ins.get(param, In())
+        declared_in = declared_ins.get(param, _PLAIN_IN)
         if not declared_in.has_default and param in signature_defaults:
             declared_in = replace(declared_in, default_value=signature_defaults[param])
         all_ins[param] = declared_in
@@ -168,7 +172,7 @@ def build_op(
     if defaults:
         compute = replace(compute, input_defaults=defaults)
     if out is None:
-        outs: dict[str, Out] = {DEFAULT_OUTPUT: Out()}
+        outs: dict[str, Out] = {DEFAULT_OUTPUT: _PLAIN_OUT}
     elif isinstance(out, Out):
         outs = {DEFAULT_OUTPUT: out}
     elif isinstance(out, Mapping) and out and all(isinstance(o, Out) for o in out.values()):
