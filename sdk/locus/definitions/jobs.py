@@ -86,6 +86,7 @@ class JobDefinition:
         tags: Mapping[str, str] | None = None,
         op_selection: list[str] | None = None,
         run_id: str | None = None,
+        parent_run_id: str | None = None,
     ) -> Any:
         """Run every step in this process and return the result (``.success``,
         ``.output_for_node(name)``, ``.all_events``)."""
@@ -100,6 +101,7 @@ class JobDefinition:
             tags=tags,
             op_selection=op_selection,
             run_id=run_id,
+            parent_run_id=parent_run_id,
         )
 
 

@@ -41,6 +41,7 @@ def _launch(
     raise_on_error: bool,
     location_name: str | None = None,
     on_event: Callable[[Event], None] | None = None,
+    parent: RunRecord | None = None,
 ) -> ExecutionResult:
     resolved = resolve_run_config(job, run_config, resources, executor)
     store: ExecutionInstance = instance if instance is not None else EphemeralInstance()
@@ -54,6 +55,8 @@ def _launch(
             asset_selection=asset_selection,
             step_keys_to_execute=tuple(step_keys) if step_keys is not None else None,
             origin={"pointer": pointer.to_dict()} if pointer is not None else None,
+            parent_run_id=parent.run_id if parent is not None else None,
+            root_run_id=(parent.root_run_id or parent.run_id) if parent is not None else None,
         )
     )
     spec = RunSpec(job, run, resources, resolved, executor, pointer, keep_outputs)
@@ -73,8 +76,11 @@ def execute_job_in_process(
     tags: Mapping[str, str] | None = None,
     op_selection: Sequence[str] | None = None,
     run_id: str | None = None,
+    parent_run_id: str | None = None,
 ) -> ExecutionResult:
-    """Every step in this process, whatever executor the job names."""
+    """Every step in this process, whatever executor the job names. With
+    ``parent_run_id`` (re-execution), inputs from steps outside
+    ``op_selection`` are loaded from that run's stored outputs."""
     all_resources = {**job.resource_defs, **(resources or {})}
     missing = sorted(job.resource_keys - all_resources.keys() - DEFAULT_RESOURCE_KEYS)
     if missing:
@@ -82,9 +88,13 @@ def execute_job_in_process(
             f"job '{job.name}' requires resources {missing} that were not provided",
             "pass them with execute_in_process(resources={...}) or the job's resource_defs",
         )
+    store: ExecutionInstance = instance if instance is not None else EphemeralInstance()
+    parent = None
+    if parent_run_id is not None:
+        parent = store.get_run(parent_run_id) or RunRecord(run_id=parent_run_id, job_name=job.name)
     return _launch(
         job,
-        instance,
+        store,
         all_resources,
         in_process_executor,
         run_config,
@@ -93,6 +103,7 @@ def execute_job_in_process(
         step_keys=op_selection,
         keep_outputs=True,
         raise_on_error=raise_on_error,
+        parent=parent,
     )
 
 

@@ -99,3 +99,15 @@ def asset_sources(step: Step) -> Iterable[AssetKey]:
     for source in step.inputs.values():
         if isinstance(source, FromAsset):
             yield source.key
+
+
+def steps_to_reexecute_from_failure(plan: ExecutionPlan, succeeded: Iterable[str]) -> list[str]:
+    """The steps a re-execution "from failure" runs: every step that did not
+    succeed in the parent run, and everything downstream of those. Inputs from
+    the parent's successful steps are loaded from its stored outputs."""
+    done = set(succeeded)
+    rerun: set[str] = set()
+    for step in plan.steps:  # dependency order: upstreams are decided first
+        if step.key not in done or any(u in rerun for u in step.upstream):
+            rerun.add(step.key)
+    return [s.key for s in plan.steps if s.key in rerun]
