@@ -1,0 +1,39 @@
+"""The benchmark workloads: one line each. A workload is a script in ``workloads/`` (see ``_common.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str  # the table row, and what ``--only`` matches (the script name matches too)
+    about: str  # what is measured, for the table
+    size: int = 0  # passed as ``--size``: assets or ops
+    smoke_size: int = 0  # ``--size`` in ``--smoke`` mode
+    width: int = 20  # assets per layer, for the layered-asset workloads
+    target: float | None = None  # the ratio of medians (Locus / Dagster) must be at most this
+    max_runs: int | None = None  # fewer counted runs where Dagster takes 10 s or more per run
+    postgres: bool = False  # the harness gives each run a fresh scratch database
+    persists: bool = False  # the run must leave at least one storage row per step behind
+    script: str = ""  # ``workloads/<script>.py``; the name when empty
+
+    @property
+    def path(self) -> str:
+        return f"{self.script or self.name}.py"
+
+
+# fmt: off
+WORKLOADS = [
+    Workload("import", "`import locus` / `import dagster`", script="import_sdk", target=1 / 5),
+    Workload("build_assets_1k", "1,000 layered assets: import, build Definitions", 1_000, 20, 100,
+             script="build_assets"),
+    Workload("build_assets_10k", "10,000 layered assets: import, build Definitions", 10_000, 20, 100,
+             script="build_assets", target=1 / 10, max_runs=3),
+    Workload("materialize_memory", "materialize 200 assets, in memory", 200, 20, target=1 / 10),
+    Workload("job_in_process", "100-op linear job, execute_in_process", 100, 10),
+    Workload("materialize_sqlite", "materialize 200 assets, SQLite instance", 200, 20, max_runs=3, persists=True),
+    Workload("materialize_postgres", "materialize 200 assets, PostgreSQL instance", 200, 20, target=1 / 5,
+             max_runs=3, postgres=True, persists=True),
+]
+# fmt: on
