@@ -35,9 +35,13 @@ def compare(first: int, second: int) -> list[int]:
 def pids():
     compare(where(), where())
 
+@dg.op
+def after_crash(value) -> None:
+    return value
+
 @dg.job
 def crashing():
-    crash(where())
+    after_crash(crash(where()))
 
 @dg.job(resource_defs={"io_manager": dg.InMemoryIOManager()})
 def in_memory():
@@ -85,6 +89,10 @@ def test_a_crashed_step_process_fails_the_step_with_its_exit_code(
     failure = result.get_step_failure_events()[0]
     assert failure.step_key == "crash"
     assert "exited with code 3" in failure.message
+    skipped = [e for e in result.all_events if e.event_type == EventType.STEP_SKIPPED]
+    assert [(e.step_key, e.message) for e in skipped] == [
+        ("after_crash", "after_crash skipped: upstream crash did not succeed")
+    ]
     assert instance.get_run(result.run_id).status == RunStatus.FAILURE  # type: ignore[union-attr]
 
 

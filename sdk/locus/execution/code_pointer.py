@@ -51,9 +51,7 @@ class CodePointer:
 
     @property
     def default_location_name(self) -> str:
-        base = (
-            Path(self.python_file).name if self.python_file else (self.module_name or self.package_name or "")
-        )
+        base = Path(self.python_file).name if self.python_file else (self.module_name or self.package_name or "")
         return f"{base}:{self.attribute}" if self.attribute else base
 
     def absolute(self) -> CodePointer:
@@ -168,9 +166,7 @@ def _definitions_attrs(module: ModuleType) -> list[str]:
     return [name for name, value in vars(module).items() if isinstance(value, Definitions)]
 
 
-def resolve_job(
-    defs: Definitions, job_name: str, asset_selection: tuple[AssetKey, ...] | None
-) -> JobDefinition:
+def resolve_job(defs: Definitions, job_name: str, asset_selection: tuple[AssetKey, ...] | None) -> JobDefinition:
     """The job a run executes: a named job, or an asset job narrowed to a selection."""
     if job_name == IMPLICIT_ASSET_JOB:
         keys = asset_selection if asset_selection is not None else tuple(defs.asset_graph.keys)

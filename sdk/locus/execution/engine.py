@@ -82,8 +82,22 @@ class RunSpec:
     keep_outputs: bool = False
 
 
-def skipped_because(step: Step, status: Mapping[str, bool | None]) -> list[str]:
-    return [u for u in step.upstream if status.get(u) is not True]
+def skip_if_blocked(step: Step, status: dict[str, bool | None], run_id: str, emit: Callable[[Event], None]) -> bool:
+    """Skip ``step`` (and record why) when an upstream failed or was skipped.
+    ``status`` maps finished steps to True (succeeded), False or None (skipped)."""
+    blocked = [u for u in step.upstream if u in status and status[u] is not True]
+    if not blocked:
+        return False
+    status[step.key] = None
+    emit(
+        Event(
+            run_id,
+            EventType.STEP_SKIPPED,
+            f"{step.key} skipped: upstream {', '.join(blocked)} did not succeed",
+            step.key,
+        )
+    )
+    return True
 
 
 def _run_in_process(
@@ -106,17 +120,7 @@ def _run_in_process(
             output_values=outcome.output_values if spec.keep_outputs else None,
         )
         for step in plan.steps:
-            blocked = skipped_because(step, status)
-            if blocked:
-                status[step.key] = None
-                emit(
-                    Event(
-                        spec.run.run_id,
-                        EventType.STEP_SKIPPED,
-                        f"{step.key} skipped: upstream {', '.join(blocked)} did not succeed",
-                        step.key,
-                    )
-                )
+            if skip_if_blocked(step, status, spec.run.run_id, emit):
                 continue
             status[step.key] = execute_step(env, step, on_error=_keep_first(outcome))
     return status
@@ -166,9 +170,7 @@ def execute_run(
     failed = [k for k, ok in status.items() if ok is False]
     skipped = [k for k, ok in status.items() if ok is None]
     if failed or skipped:
-        detail = f"steps failed: {', '.join(failed)}" + (
-            f"; skipped: {', '.join(skipped)}" if skipped else ""
-        )
+        detail = f"steps failed: {', '.join(failed)}" + (f"; skipped: {', '.join(skipped)}" if skipped else "")
         emit(
             Event(
                 run_id,

@@ -18,7 +18,7 @@ from typing import IO
 
 from locus.definitions.errors import ExecutionError
 from locus.execution.compute_logs import log_paths
-from locus.execution.engine import Emitter, RunSpec, required_resource_keys, skipped_because
+from locus.execution.engine import Emitter, RunSpec, required_resource_keys, skip_if_blocked
 from locus.execution.events import ErrorInfo, Event, EventType
 from locus.execution.plan import ExecutionPlan, Step
 from locus.execution.store import ExecutionInstance
@@ -104,21 +104,10 @@ def run_multiprocess(
             while progressed:
                 progressed = False
                 for step in list(pending):
-                    ups = [status.get(u, "pending") for u in step.upstream]
-                    if any(u is False or u is None for u in ups):
+                    if skip_if_blocked(step, status, spec.run.run_id, emit):
                         pending.remove(step)
-                        status[step.key] = None
-                        blocked = skipped_because(step, status)
-                        emit(
-                            Event(
-                                spec.run.run_id,
-                                EventType.STEP_SKIPPED,
-                                f"{step.key} skipped: upstream {', '.join(blocked)} did not succeed",
-                                step.key,
-                            )
-                        )
                         progressed = True
-                    elif all(u is True for u in ups) and len(running) < limit:
+                    elif all(status.get(u) is True for u in step.upstream) and len(running) < limit:
                         pending.remove(step)
                         child = _launch(spec, step, instance, logs)
                         running[child.reader.fileno()] = child
@@ -146,9 +135,7 @@ def run_multiprocess(
                 del running[fd]
                 if child.result is None:
                     tail = _tail(child.err_path)
-                    message = (
-                        f"{child.step.key}: step process exited with code {code} before reporting a result"
-                    )
+                    message = f"{child.step.key}: step process exited with code {code} before reporting a result"
                     emit(
                         Event(
                             spec.run.run_id,

@@ -56,9 +56,7 @@ def build_plan(job: JobDefinition, step_selection: Sequence[str] | None = None) 
     if step_selection is not None:
         unknown = sorted(set(step_selection) - set(job.nodes))
         if unknown:
-            raise ExecutionError(
-                f"job '{job.name}' has no steps {unknown}", f"steps are: {sorted(job.nodes)[:30]}"
-            )
+            raise ExecutionError(f"job '{job.name}' has no steps {unknown}", f"steps are: {sorted(job.nodes)[:30]}")
     selected = set(job.nodes) if step_selection is None else set(step_selection)
     upstream: dict[str, tuple[str, ...]] = {}
     for name, node in job.nodes.items():

@@ -72,9 +72,7 @@ def resolve_run_config(
     ops_section = _section(raw, "ops", errors)
     for name in ops_section:
         if name not in job.nodes:
-            errors.append(
-                (f"ops.{name}", f"no op named '{name}' in job '{job.name}'; ops: {sorted(job.nodes)[:20]}")
-            )
+            errors.append((f"ops.{name}", f"no op named '{name}' in job '{job.name}'; ops: {sorted(job.nodes)[:20]}"))
     op_config: dict[str, Any] = {}
     for name, node in job.nodes.items():
         entry = ops_section.get(name) or {}
@@ -122,9 +120,7 @@ def resolve_run_config(
             and resource.config_schema is not None
             and resource.fixed_config is None
         ):
-            resource_config[key] = validate_config(
-                resource.config_schema, None, f"resources.{key}.config", errors
-            )
+            resource_config[key] = validate_config(resource.config_schema, None, f"resources.{key}.config", errors)
 
     execution = _section(raw, "execution", errors)
     exec_raw = deep_merge(executor.fixed_config or {}, execution.get("config") or {})

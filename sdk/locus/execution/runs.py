@@ -48,9 +48,7 @@ class RunRecord:
             "asset_selection": [list(k.path) for k in self.asset_selection]
             if self.asset_selection is not None
             else None,
-            "step_keys_to_execute": list(self.step_keys_to_execute)
-            if self.step_keys_to_execute is not None
-            else None,
+            "step_keys_to_execute": list(self.step_keys_to_execute) if self.step_keys_to_execute is not None else None,
             "parent_run_id": self.parent_run_id,
             "root_run_id": self.root_run_id,
             "origin": dict(self.origin) if self.origin is not None else None,

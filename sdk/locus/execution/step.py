@@ -84,9 +84,7 @@ def _load_input(env: RunEnv, name: str, source: InputSource) -> Any:
     if isinstance(source, FromAsset):
         assert env.job.asset_graph is not None
         upstream_asset = env.job.asset_graph.by_key[source.key]
-        upstream = OutputContext(
-            name="result", step_key=upstream_asset.node_name, run_id="", asset_key=source.key
-        )
+        upstream = OutputContext(name="result", step_key=upstream_asset.node_name, run_id="", asset_key=source.key)
         manager = _io_manager(env, upstream_asset.io_manager_key, f"input '{name}'")
         return manager.load_input(InputContext(name=name, upstream_output=upstream, asset_key=source.key))
     raise StepFailure(f"input '{name}' has no source")
@@ -99,9 +97,7 @@ def _as_outputs(step: Step, returned: Any) -> list[Output | MaterializeResult]:
     elif len(outs) == 1 or isinstance(returned, Output | MaterializeResult):
         items = [returned]
     elif isinstance(returned, tuple) and len(returned) == len(outs):
-        items = [
-            v if isinstance(v, Output) else Output(v, name) for name, v in zip(outs, returned, strict=True)
-        ]
+        items = [v if isinstance(v, Output) else Output(v, name) for name, v in zip(outs, returned, strict=True)]
     else:
         raise StepFailure(
             f"op '{step.key}' declares outputs {list(outs)} but returned {type(returned).__name__}; "
@@ -118,9 +114,7 @@ def _as_outputs(step: Step, returned: Any) -> list[Output | MaterializeResult]:
     names = [o.output_name for o in result if isinstance(o, Output)]
     for name in names:
         if name not in outs:
-            raise StepFailure(
-                f"op '{step.key}' produced output '{name}', which it does not declare: {list(outs)}"
-            )
+            raise StepFailure(f"op '{step.key}' produced output '{name}', which it does not declare: {list(outs)}")
     if not any(isinstance(o, MaterializeResult) for o in result):
         missing = [n for n, o in outs.items() if o.is_required and n not in names]
         if missing:
@@ -185,9 +179,7 @@ def execute_step(env: RunEnv, step: Step, on_error: Callable[[BaseException], No
     policy = step.node.op.retry_policy
     attempt = 0
     while True:
-        env.emit(
-            Event(run_id, EventType.STEP_START, f"started {step.key}", step.key, data={"attempt": attempt})
-        )
+        env.emit(Event(run_id, EventType.STEP_START, f"started {step.key}", step.key, data={"attempt": attempt}))
         started = time.perf_counter()
         try:
             _run_once(env, step, attempt)
@@ -201,8 +193,7 @@ def execute_step(env: RunEnv, step: Step, on_error: Callable[[BaseException], No
                     Event(
                         run_id,
                         EventType.STEP_UP_FOR_RETRY,
-                        f"{step.key} failed ({error.summary()}); retry {attempt} of {policy.max_retries} "
-                        f"in {delay:g}s",
+                        f"{step.key} failed ({error.summary()}); retry {attempt} of {policy.max_retries} in {delay:g}s",
                         step.key,
                         "WARNING",
                         error=error,
