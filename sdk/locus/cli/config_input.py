@@ -19,15 +19,11 @@ def load_run_config(files: Sequence[str], json_text: str | None) -> dict[str, An
     for file in files:
         path = Path(file)
         if not path.is_file():
-            raise LocusError(
-                f"run config file {file} does not exist", "check the path given with -c/--config"
-            )
+            raise LocusError(f"run config file {file} does not exist", "check the path given with -c/--config")
         try:
             loaded = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
-            raise LocusError(
-                f"run config file {file} is not valid YAML: {exc}", "fix the YAML syntax"
-            ) from None
+            raise LocusError(f"run config file {file} is not valid YAML: {exc}", "fix the YAML syntax") from None
         if not isinstance(loaded, dict):
             raise LocusError(
                 f"run config file {file} must hold a mapping at the top level",
@@ -38,9 +34,7 @@ def load_run_config(files: Sequence[str], json_text: str | None) -> dict[str, An
         try:
             loaded = json.loads(json_text)
         except json.JSONDecodeError as exc:
-            raise LocusError(
-                f"--config-json is not valid JSON: {exc}", "quote the JSON object in the shell"
-            ) from None
+            raise LocusError(f"--config-json is not valid JSON: {exc}", "quote the JSON object in the shell") from None
         if not isinstance(loaded, dict):
             raise LocusError("--config-json must be a JSON object", "write --config-json '{\"ops\": {...}}'")
         config = deep_merge(config, loaded)

@@ -4,6 +4,7 @@ tree against the instance, show progress, end with a summary."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from locus.cli.config_input import load_run_config, parse_tags
@@ -64,6 +65,24 @@ def _execute(args: argparse.Namespace, job_name: str, selection: str | None) -> 
             on_event=ProgressPrinter(verbose=args.verbose),
             location_name=target.name,
         )
+        return summarise(result)
+
+
+def run_execute(args: argparse.Namespace) -> int:
+    """`locus execute run RUN_ID`: the process a launcher starts for a stored run."""
+    from locus.execution.api import execute_stored_run
+    from locus.execution.engine import RunCanceled
+    from locus.instance.instance import LocusInstance
+
+    def cancel(_signum: int, _frame: object) -> None:
+        raise RunCanceled()
+
+    signal.signal(signal.SIGTERM, cancel)
+    with LocusInstance.get() as instance:
+        result = execute_stored_run(args.run_id, instance, on_event=ProgressPrinter(verbose=args.verbose))
+        if result is None:
+            print(f"Run {args.run_id} failed before it started; see: locus run logs {args.run_id}", file=sys.stderr)
+            return 1
         return summarise(result)
 
 

@@ -51,9 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    job = commands.add_parser("job", help="run and list jobs").add_subparsers(
-        dest="sub", metavar="SUBCOMMAND"
-    )
+    job = commands.add_parser("job", help="run and list jobs").add_subparsers(dest="sub", metavar="SUBCOMMAND")
     p = sub(
         job,
         "execute",
@@ -89,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub(run, "logs", "print a run's events, tracebacks and step output", history.run_logs)
     p.add_argument("run_id", help="run id (a unique prefix is enough)")
     p.add_argument("--step", help="only this step")
+
+    execute_cmd = commands.add_parser("execute", help="execute stored runs (used by launchers)").add_subparsers(
+        dest="sub", metavar="SUBCOMMAND"
+    )
+    p = sub(
+        execute_cmd, "run", "execute a stored run in this environment (what a launcher starts)", execute.run_execute
+    )
+    p.add_argument("run_id")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every event")
 
     definitions = commands.add_parser("definitions", help="check code locations").add_subparsers(
         dest="sub", metavar="SUBCOMMAND"

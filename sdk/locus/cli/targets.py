@@ -61,12 +61,18 @@ def targets_from_args(args: argparse.Namespace) -> list[Target]:
     from locus.workspace.config import LocationEntry, Workspace, load_workspace, merge_workspaces
 
     pointers = [
-        *(CodePointer(python_file=f, attribute=args.attribute, working_directory=args.working_directory)
-          for f in args.python_file),
-        *(CodePointer(module_name=m, attribute=args.attribute, working_directory=args.working_directory)
-          for m in args.module_name),
-        *(CodePointer(package_name=p, attribute=args.attribute, working_directory=args.working_directory)
-          for p in args.package_name),
+        *(
+            CodePointer(python_file=f, attribute=args.attribute, working_directory=args.working_directory)
+            for f in args.python_file
+        ),
+        *(
+            CodePointer(module_name=m, attribute=args.attribute, working_directory=args.working_directory)
+            for m in args.module_name
+        ),
+        *(
+            CodePointer(package_name=p, attribute=args.attribute, working_directory=args.working_directory)
+            for p in args.package_name
+        ),
     ]
     files = list(args.workspace)
     if not pointers and not files and Path("workspace.yaml").exists():

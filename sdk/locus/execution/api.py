@@ -10,7 +10,7 @@ from typing import Any
 from locus.definitions.asset_graph import AssetGraph
 from locus.definitions.asset_job import IMPLICIT_ASSET_JOB, build_asset_job
 from locus.definitions.asset_key import AssetKey
-from locus.definitions.errors import DefinitionError
+from locus.definitions.errors import DefinitionError, ExecutionError, LocusError
 from locus.definitions.executors import DEFAULT_EXECUTOR, ExecutorDefinition, in_process_executor
 from locus.definitions.jobs import JobDefinition
 from locus.definitions.registry import DEFAULT_RESOURCE_KEYS, Definitions, flatten_assets
@@ -18,7 +18,7 @@ from locus.definitions.selection import coerce_selection
 from locus.execution.code_pointer import CodePointer, load_definitions, resolve_job
 from locus.execution.engine import RunSpec, execute_run
 from locus.execution.ephemeral import EphemeralInstance
-from locus.execution.events import Event
+from locus.execution.events import ErrorInfo, Event, EventType
 from locus.execution.result import ExecutionResult
 from locus.execution.run_config import resolve_run_config
 from locus.execution.runs import RunRecord, new_run_id
@@ -146,6 +146,51 @@ def materialize(
     )
 
 
+def _prepare(
+    pointer: CodePointer, job_name: str, asset_selection: Any, definitions: Definitions | None
+) -> tuple[CodePointer, Definitions, JobDefinition, ExecutorDefinition, dict[str, Any], tuple[AssetKey, ...] | None]:
+    pointer = pointer.absolute()
+    defs = definitions if definitions is not None else load_definitions(pointer)
+    selected: tuple[AssetKey, ...] | None = None
+    if asset_selection is not None:
+        keys = coerce_selection(asset_selection).resolve(defs.asset_graph)
+        if not keys:
+            raise DefinitionError("the asset selection matches no assets", "check the --select expression")
+        selected = tuple(defs.asset_graph.toposort(keys))
+    job = resolve_job(defs, job_name, selected)
+    executor = job.executor_def or defs.executor or DEFAULT_EXECUTOR
+    resources = {**defs.resources, **job.resource_defs}
+    return pointer, defs, job, executor, resources, selected
+
+
+def create_run(
+    pointer: CodePointer,
+    job_name: str,
+    instance: ExecutionInstance,
+    run_config: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    asset_selection: Any = None,
+    definitions: Definitions | None = None,
+    location_name: str | None = None,
+    run_id: str | None = None,
+) -> RunRecord:
+    """Validate a run of a code location's job and store it (NOT_STARTED),
+    to be executed later by ``execute_stored_run`` in the location's environment."""
+    pointer, _defs, job, executor, resources, selected = _prepare(pointer, job_name, asset_selection, definitions)
+    resolve_run_config(job, run_config, resources, executor)
+    return instance.add_run(
+        RunRecord(
+            run_id=run_id or new_run_id(),
+            job_name=job.name,
+            run_config=dict(run_config or {}),
+            tags={**job.tags, **(tags or {})},
+            location_name=location_name or pointer.default_location_name,
+            asset_selection=selected,
+            origin={"pointer": pointer.to_dict()},
+        )
+    )
+
+
 def execute_job(
     pointer: CodePointer,
     job_name: str,
@@ -158,17 +203,7 @@ def execute_job(
     location_name: str | None = None,
 ) -> ExecutionResult:
     """Run a job of a code location with the job's own executor."""
-    pointer = pointer.absolute()
-    defs = definitions if definitions is not None else load_definitions(pointer)
-    selected: tuple[AssetKey, ...] | None = None
-    if asset_selection is not None:
-        keys = coerce_selection(asset_selection).resolve(defs.asset_graph)
-        if not keys:
-            raise DefinitionError("the asset selection matches no assets", "check the --select expression")
-        selected = tuple(defs.asset_graph.toposort(keys))
-    job = resolve_job(defs, job_name, selected)
-    executor = job.executor_def or defs.executor or DEFAULT_EXECUTOR
-    resources = {**defs.resources, **job.resource_defs}
+    pointer, _defs, job, executor, resources, selected = _prepare(pointer, job_name, asset_selection, definitions)
     return _launch(
         job,
         instance,
@@ -183,3 +218,40 @@ def execute_job(
         location_name=location_name or pointer.default_location_name,
         on_event=on_event,
     )
+
+
+def execute_stored_run(
+    run_id: str,
+    instance: ExecutionInstance,
+    on_event: Callable[[Event], None] | None = None,
+) -> ExecutionResult | None:
+    """Execute a run that was created earlier (queued, launched): what
+    ``locus execute run`` does in the location's environment. Problems found
+    before any step runs (code that no longer loads, config that no longer
+    fits) fail the stored run with the reason, so it never hangs in STARTING."""
+    run = instance.get_run(run_id)
+    if run is None:
+        raise ExecutionError(f"no run with id '{run_id}' in this instance", "check LOCUS_HOME / locus.yaml")
+    if run.status.is_finished:
+        raise ExecutionError(f"run {run_id} already ended with {run.status.value}", "launch a new run")
+    origin = run.origin or {}
+    try:
+        pointer = CodePointer.from_dict(origin["pointer"])
+        defs = load_definitions(pointer)
+        job = resolve_job(defs, run.job_name, run.asset_selection)
+        executor = job.executor_def or defs.executor or DEFAULT_EXECUTOR
+        resources = {**defs.resources, **job.resource_defs}
+        resolved = resolve_run_config(job, run.run_config, resources, executor)
+    except (LocusError, KeyError) as exc:
+        if isinstance(exc, KeyError):
+            exc = ExecutionError(f"run {run_id} has no code pointer in its origin", "launch it through Locus")
+        info = getattr(exc, "error_info", None) or ErrorInfo.from_exception(exc)
+        failed = Event(run_id, EventType.RUN_FAILURE, f"run failed before it started: {exc}", level="ERROR", error=info)
+        instance.store_event(failed)
+        if on_event is not None:
+            on_event(failed)
+        return None
+    spec = RunSpec(job, run, resources, resolved, executor, pointer, keep_outputs=False)
+    outcome = execute_run(spec, instance, on_event)
+    final = instance.get_run(run_id) or run
+    return ExecutionResult(job, final, outcome.success, outcome.events, outcome.output_values)

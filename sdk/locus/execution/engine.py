@@ -22,6 +22,11 @@ from locus.execution.step import RunEnv, execute_step
 from locus.execution.store import ExecutionInstance
 
 
+class RunCanceled(BaseException):
+    """Raised in a run's process when it is asked to stop (SIGTERM). A
+    BaseException, so user code's ``except Exception`` does not swallow it."""
+
+
 @dataclass
 class RunOutcome:
     success: bool
@@ -156,6 +161,10 @@ def execute_run(
                 "Kubernetes Job and needs a run launched by the Locus operator",
                 "on a laptop, run the job with executor_def=in_process_executor or multiprocess_executor",
             )
+    except RunCanceled:
+        emit(Event(run_id, EventType.RUN_CANCELED, "run canceled: the run process was asked to stop", level="WARNING"))
+        outcome.events = emit.events
+        return outcome
     except Exception as exc:
         error = ErrorInfo.from_exception(exc)
         if outcome.first_error is None:
