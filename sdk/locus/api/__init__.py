@@ -1,0 +1,1 @@
+"""The REST status API (FastAPI) and its web page."""
