@@ -61,7 +61,10 @@ def measure(python: str, workload: Workload, system: str, cache: str, smoke: boo
 
 def run_process(command: list[str], cwd: str) -> tuple[float, int, str]:
     """Run ``command`` to its end: wall seconds, its own peak RSS in KiB, its stdout."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "LOCUS_HOME", "PYTHONPATH")}
+    # Measure as users run: with bytecode caching (the warm-up writes the .pyc files), whatever the
+    # calling shell says; otherwise every run would recompile the generated modules and the sources.
+    dropped = ("DAGSTER_HOME", "LOCUS_HOME", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
