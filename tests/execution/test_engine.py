@@ -206,3 +206,14 @@ def test_failed_run_is_stored_as_failure(instance: LocusInstance) -> None:
     assert stored is not None and stored.status == RunStatus.FAILURE
     failures = instance.get_events(result.run_id, event_types=[EventType.STEP_FAILURE])
     assert [r.event.step_key for r in failures] == ["explode"]
+
+
+def test_executor_config_takes_dagsters_shape_and_names_wrong_keys() -> None:
+    assert configured.execute_in_process(
+        run_config={"ops": {"take": {"config": {"limit": 1}}}, "execution": {"config": {"retries": {"enabled": {}}}}}
+    ).success
+    with pytest.raises(dg.RunConfigError) as caught:
+        configured.execute_in_process(
+            run_config={"ops": {"take": {"config": {"limit": 1}}}, "execution": {"config": {"max_workers": 2}}}
+        )
+    assert "execution.config.max_workers: unknown field" in str(caught.value)

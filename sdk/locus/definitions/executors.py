@@ -23,7 +23,9 @@ class ExecutorDefinition:
         return replace(self, fixed_config=dict(config), name=name or self.name)
 
 
-_RETRIES = {"enabled": Field(dict, default_value={}, description="retries settings (ignored)")}
+# Dagster's executor config shape, accepted so run config written for Dagster
+# validates; step retries come from RetryPolicy.
+_RETRIES = {"retries": Field(dict, default_value={"enabled": {}}, description="{enabled: {}} or {disabled: {}}")}
 
 in_process_executor = ExecutorDefinition(
     name="in_process",
