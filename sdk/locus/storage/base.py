@@ -4,6 +4,7 @@ so that SQLite (local) and PostgreSQL (cluster) are interchangeable."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -12,12 +13,29 @@ from locus.execution.events import EventRecord
 from locus.execution.runs import RunRecord, RunsFilter
 from locus.execution.store import RunStore
 from locus.storage.records import (
+    DaemonHeartbeat,
     InstigatorState,
     InstigatorType,
     LocationRecord,
     PurgeResult,
     TickRecord,
 )
+
+
+class Listener(Protocol):
+    def wait(self, timeout: float) -> list[str]:
+        """Block until a notification arrives or ``timeout`` passes; return the
+        payloads received (empty on timeout, and always on SQLite)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Lease(Protocol):
+    @property
+    def held(self) -> bool: ...
+
+    def release(self) -> None: ...
 
 
 class Storage(RunStore, Protocol):
@@ -87,6 +105,26 @@ class Storage(RunStore, Protocol):
     def kv_get(self, keys: Sequence[str]) -> dict[str, str]: ...
 
     def kv_set(self, values: Mapping[str, str]) -> None: ...
+
+    # -- daemon: heartbeats, wake-ups, one active daemon ----------------------
+    def add_daemon_heartbeat(self, heartbeat: DaemonHeartbeat) -> None: ...
+
+    def get_daemon_heartbeats(self) -> dict[str, DaemonHeartbeat]: ...
+
+    @property
+    def supports_notifications(self) -> bool:
+        """True on PostgreSQL (LISTEN/NOTIFY); SQLite callers poll."""
+        ...
+
+    def notify(self, channel: str, payload: str = "") -> None: ...
+
+    def listen(self, channels: Sequence[str] = ...) -> AbstractContextManager[Listener]:
+        """Wake-ups on ``channels`` (default: run queued/finished)."""
+        ...
+
+    def acquire_lease(self, name: str) -> Lease:
+        """Try once to hold ``name``; a dead holder's lease frees itself."""
+        ...
 
     # -- retention and lifecycle -------------------------------------------
     def purge(self, older_than: float | datetime) -> PurgeResult:

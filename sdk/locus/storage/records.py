@@ -89,3 +89,13 @@ class PurgeResult:
 
     runs_deleted: int = 0
     events_deleted: int = 0
+
+
+@dataclass(frozen=True)
+class DaemonHeartbeat:
+    """A daemon loop's sign of life: which loop, which process, when."""
+
+    daemon_type: str
+    daemon_id: str
+    timestamp: float
+    info: Mapping[str, Any] = field(default_factory=dict)

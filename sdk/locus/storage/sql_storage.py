@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from locus.execution.events import RUN_STATUS_BY_EVENT, Event
 from locus.storage.base import Storage
 from locus.storage.database import Database
 from locus.storage.schema import ensure_schema, read_schema_state
+from locus.storage.sql_daemon import SqlDaemon
 from locus.storage.sql_events import SqlEvents
 from locus.storage.sql_registry import SqlRegistry
 from locus.storage.sql_runs import SqlRuns
 from locus.storage.sql_schedules import SqlSchedules
 
 
-class SqlStorage(SqlRuns, SqlEvents, SqlSchedules, SqlRegistry):
+class SqlStorage(SqlRuns, SqlEvents, SqlSchedules, SqlRegistry, SqlDaemon):
     """Storage at ``url``: ``sqlite:///path/locus.db`` or
     ``postgresql://user:password@host:port/database`` (always through psycopg 3).
 
@@ -32,6 +34,14 @@ class SqlStorage(SqlRuns, SqlEvents, SqlSchedules, SqlRegistry):
         except BaseException:
             self._db.dispose()
             raise
+
+    def store_event(self, event: Event) -> int:
+        event_id = super().store_event(event)
+        status = RUN_STATUS_BY_EVENT.get(event.event_type)
+        if status is not None:
+            # After the commit, so a woken queue sees the new status.
+            self.notify_run_status(event.run_id, status)
+        return event_id
 
     @property
     def url(self) -> str:
