@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from locus.cli import execute, history, inspect_defs
+from locus.cli import codeserver, execute, history, inspect_defs
 from locus.cli.targets import add_target_flags
 from locus.definitions.errors import CodeLoadError, LocusError
 
@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub(instance, "migrate", "create or upgrade the storage schema", _instance_migrate)
     sub(instance, "info", "show where the instance keeps things", _instance_info)
+
+    api = commands.add_parser("api", help="serve the APIs").add_subparsers(dest="sub", metavar="SUBCOMMAND")
+    p = sub(api, "grpc", "serve one code location over gRPC (one process per location)", codeserver.serve_grpc)
+    codeserver.add_grpc_flags(p)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Stubs generated from ../code_server.proto by scripts/generate; do not edit."""
