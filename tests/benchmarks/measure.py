@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,6 +37,9 @@ class Sample:
     peak_rss_kib: int
     steps: int  # 0 when per-step figures mean nothing for the workload
     rows: int | None  # rows left in storage, for workloads that persist
+    # Every number of the result line, plus the whole process's own wall time and peak RSS; ``seconds``
+    # and ``peak_rss_kib`` above come from the result line for workloads that measure them (``timed``, ``rss``).
+    figures: dict[str, float] = field(default_factory=dict)
 
 
 def measure(python: str, workload: Workload, system: str, cache: str, smoke: bool, postgres_url: str) -> Sample:
@@ -52,11 +55,18 @@ def measure(python: str, workload: Workload, system: str, cache: str, smoke: boo
         result = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else {}
         if not result.get("ok"):
             raise RunFailed("no result line on stdout", stdout[-2000:])
+        figures = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        figures |= {"process_seconds": seconds, "process_peak_rss_kib": peak_rss_kib}
+        try:
+            seconds = float(result["seconds"]) if workload.timed else seconds
+            peak_rss_kib = int(result["rss_kib"]) if workload.rss else peak_rss_kib
+        except KeyError as e:
+            raise RunFailed(f"result line lacks {e}", stdout[-2000:]) from None
         rows = (postgres_rows(db_url) if db_url else sqlite_rows(scratch)) if workload.persists else None
     steps = int(result.get("steps", 0))
     if rows is not None and rows < steps:
         raise RunFailed(f"only {rows} storage rows left for {steps} steps: nothing persisted?")
-    return Sample(seconds, peak_rss_kib, steps, rows)
+    return Sample(seconds, peak_rss_kib, steps, rows, figures)
 
 
 def run_process(command: list[str], cwd: str) -> tuple[float, int, str]:

@@ -17,11 +17,19 @@ class Workload:
     postgres: bool = False  # the harness gives each run a fresh scratch database
     persists: bool = False  # the run must leave at least one storage row per step behind
     script: str = ""  # ``workloads/<script>.py``; the name when empty
+    timed: str = ""  # when set, the script times this span itself and reports it as ``seconds``
+    rss: str = ""  # when set, the script reports this process's peak RSS itself as ``rss_kib``
+    max_rss_mb: float | None = None  # Locus's reported peak RSS must stay under this many MB (10^6 bytes)
 
     @property
     def path(self) -> str:
         return f"{self.script or self.name}.py"
 
+
+_START = "from spawning `dagster api grpc` / `locus api grpc` to the first SERVING answer of the gRPC health check"
+_SERVER = "the code server process's VmHWM when it first answered SERVING (not the workload script's)"
+_FETCH = "the client's first fetch and decode of the whole location snapshot; the server starts before, untimed"
+_CLIENT = "the client process's VmHWM while it holds the decoded snapshot (the server process is not counted)"
 
 # fmt: off
 WORKLOADS = [
@@ -35,5 +43,13 @@ WORKLOADS = [
     Workload("materialize_sqlite", "materialize 200 assets, SQLite instance", 200, 20, max_runs=3, persists=True),
     Workload("materialize_postgres", "materialize 200 assets, PostgreSQL instance", 200, 20, target=1 / 5,
              max_runs=3, postgres=True, persists=True),
+    Workload("codeserver_start_1k", "code server start → gRPC health SERVING, 1,000 layered assets", 1_000, 20,
+             100, script="codeserver_start", target=1 / 5, timed=_START, rss=_SERVER),
+    Workload("codeserver_start_10k", "code server start → gRPC health SERVING, 10,000 layered assets", 10_000, 20,
+             100, script="codeserver_start", max_runs=3, timed=_START, rss=_SERVER),
+    Workload("snapshot_fetch_1k", "first location snapshot fetch + decode, 1,000 layered assets", 1_000, 20, 100,
+             script="snapshot_fetch", timed=_FETCH, rss=_CLIENT),
+    Workload("snapshot_fetch_10k", "first location snapshot fetch + decode, 10,000 layered assets", 10_000, 20, 100,
+             script="snapshot_fetch", target=1 / 10, max_runs=3, timed=_FETCH, rss=_CLIENT, max_rss_mb=150),
 ]
 # fmt: on

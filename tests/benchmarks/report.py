@@ -53,7 +53,8 @@ def table(workloads: list[Workload], results: dict[str, dict[str, Outcome]]) -> 
 
 
 def notes(workloads: list[Workload], results: dict[str, dict[str, Outcome]], runs: int) -> list[str]:
-    lines = []
+    lines: list[str] = []
+    described: dict[tuple[str, str], str] = {}  # (timed, rss) -> the first workload described with them
     for w in workloads:
         if w.max_runs and w.max_runs < runs:
             lines.append(f"`{w.name}` counts at most {w.max_runs} runs: Dagster takes 10 s or more per run.")
@@ -61,10 +62,49 @@ def notes(workloads: list[Workload], results: dict[str, dict[str, Outcome]], run
         if any(rows is not None for rows in left.values()):
             counts = ", ".join(f"{system} {rows:,}" for system, rows in left.items() if rows is not None)
             lines.append(f"`{w.name}` left these rows in storage after a run: {counts}.")
+        lines += _measured_inside(w, results[w.name], described)
         for system, outcome in results[w.name].items():
             if outcome.error:
                 lines.append(f"`{w.name}` failed on {system}: `{outcome.error}`")
     return lines
+
+
+def _measured_inside(w: Workload, by_system: dict[str, Outcome], described: dict[tuple[str, str], str]) -> list[str]:
+    """Notes for a workload whose script measures its own figures: what they are, and its other figures."""
+    if not (w.timed or w.rss):
+        return []
+    done = {system: o for system, o in by_system.items() if _ok(o)}
+    first = described.setdefault((w.timed, w.rss), w.name)
+    if first == w.name:
+        shown = [f"the time is {w.timed}" if w.timed else "", f"peak RSS is {w.rss}" if w.rss else ""]
+        line = f"`{w.name}` measures inside the workload: {'; '.join(s for s in shown if s)}."
+    else:
+        line = f"`{w.name}` measures as `{first}` does."
+    if done:
+        medians = " / ".join(f"{s} {_median_figure(o, 'process_seconds'):.2f} s" for s, o in done.items())
+        line += f" Whole workload process, median: {medians}."
+    extra = sorted({k for o in done.values() for k in o.samples[0].figures if k.endswith("_kib")})
+    extra = [k for k in extra if k not in ("rss_kib", "process_peak_rss_kib")]
+    if extra:
+        cells = [f"{k.removesuffix('_kib')} " + " / ".join(f"{s} {_mib(_median_figure(o, k))}" for s, o in done.items())
+                 for k in extra]  # fmt: skip
+        line += f" Medians: {'; '.join(cells)}."
+    lines = [line]
+    locus = done.get("locus")
+    if w.max_rss_mb is not None and locus is not None:
+        mb = max(s.peak_rss_kib for s in locus.samples) * 1024 / 1e6
+        holds = "holds" if mb < w.max_rss_mb else "**does not hold**"
+        lines.append(f"`{w.name}` memory target, Locus peak RSS under {w.max_rss_mb:g} MB: {mb:.0f} MB, {holds}.")
+    return lines
+
+
+def _mib(kib: float) -> str:
+    mib = kib / 1024
+    return f"{mib:.1f} MiB" if abs(mib) < 10 else f"{mib:.0f} MiB"
+
+
+def _median_figure(outcome: Outcome, name: str) -> float:
+    return statistics.median(s.figures.get(name, 0.0) for s in outcome.samples)
 
 
 def _ok(outcome: Outcome | None) -> TypeGuard[Outcome]:
@@ -151,7 +191,8 @@ def page(table_md: str, note_lines: list[str], env_lines: list[str], command: st
 Written by `scripts/bench` ({command}); rerun it rather than editing this page. Both systems run the
 same user code (`import locus as dg` / `import dagster as dg`) side by side in one session, each run a
 fresh interpreter, alternating Locus and Dagster runs after a warm-up so drift of the machine hits both
-alike. Times are wall times of the whole process (interpreter start included); per step is the median
+alike. Times are wall times of the whole process (interpreter start included) unless a note under the
+table says the workload measures a part itself; per step is the median
 divided by the number of assets or ops; peak RSS is the largest over the counted runs. The workloads live
 in `tests/benchmarks/workloads/` and each asserts its result, so a broken system cannot look fast.
 
@@ -167,6 +208,17 @@ in `tests/benchmarks/workloads/` and each asserts its result, so a broken system
 * `build_assets`: Dagster builds its repository and asset graph lazily, so the workload calls
   `defs.resolve_asset_graph()` (the cheaper of the ways to force it: `Definitions.validate_loadable` also
   plans every job); Locus builds and validates the graph in the `Definitions` constructor.
+* Code servers (`codeserver_start`, `snapshot_fetch`; layers of 100): each system's own CLI (`dagster api grpc
+  -f` / `locus api grpc --python-file`) serves the generated module as a child of the workload script, killed
+  with its process group at the end. Ready means the standard gRPC health check answers SERVING (service
+  `DagsterApi`, which Dagster sets right after `server.start()`; `""` for Locus), polled every 5 ms with the
+  reconnect backoff cut to 5 to 20 ms. Both servers also answer SERVING when the code failed to load, so the script
+  then asks the server whether it loaded, untimed. In `snapshot_fetch`, Dagster's side builds a
+  `GrpcServerCodeLocation` from a `GrpcServerCodeLocationOrigin` with an ephemeral instance, as its webserver
+  does for each gRPC location: ListRepositories, GetServerId, ExternalRepository with deferred job snapshots and
+  one ExternalJob per job, all deserialised; the ExternalRepository call alone (the baselines' "first repository
+  snapshot request") is about 0.5 s of its 0.8 s at 1,000 assets. Locus's side is `CodeServerClient(target)
+  .snapshot()`.
 * Persistent instances live in a fresh temporary home per run (`DAGSTER_HOME` / `LOCUS_HOME`); each
   PostgreSQL run gets a fresh database, created before and dropped after the timed process. Dagster
   reaches PostgreSQL through psycopg2, the driver dagster-postgres depends on; Locus through psycopg 3.
@@ -177,7 +229,7 @@ in `tests/benchmarks/workloads/` and each asserts its result, so a broken system
 
 ## Run it
 
-`scripts/bench` (about 10 minutes; `--runs N`, `--warmup N`, `--only NAME[,NAME]`); `scripts/bench --smoke`
+`scripts/bench` (about 12 minutes; `--runs N`, `--warmup N`, `--only NAME[,NAME]`); `scripts/bench --smoke`
 runs every workload on Locus at tiny sizes in seconds, as `tests/benchmarks/test_smoke.py` does in the test
 suite. A new workload is a script in `tests/benchmarks/workloads/` and a line in
 `tests/benchmarks/registry.py`.
