@@ -10,6 +10,7 @@ file, the line, the entry, the key and the fix.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,9 +44,18 @@ _TARGET_KEYS: dict[str, str] = {
     "python_package": "package_name",
 }
 _PYTHON_KEYS = ("attribute", "working_directory", "location_name", "executable_path")
+# Optional per-location supervision settings (seconds), read by the workspace
+# manager; any entry kind may set them.
+SETTING_KEYS = (
+    "startup_timeout_seconds",
+    "rpc_timeout_seconds",
+    "health_interval_seconds",
+    "restart_backoff_initial",
+    "restart_backoff_max",
+)
 _VALID_KEYS: dict[str, tuple[str, ...]] = {
-    **{kind: (target, *_PYTHON_KEYS) for kind, target in _TARGET_KEYS.items()},
-    "grpc_server": ("host", "port", "socket", "location_name"),
+    **{kind: (target, *_PYTHON_KEYS, *SETTING_KEYS) for kind, target in _TARGET_KEYS.items()},
+    "grpc_server": ("host", "port", "socket", "location_name", *SETTING_KEYS),
 }
 _CLI_FLAGS = {"python_file": "-f", "python_module": "-m", "python_package": "--package-name"}
 _LOAD_FROM_EXAMPLE = "load_from:\n    - python_file: definitions.py\n    - python_module: my_project.defs"
@@ -65,6 +75,7 @@ class LocationEntry:
     socket: str | None = None
     line: int = 0  # 1-based line in ``source``; 0 for a command-line target
     source: str | None = None  # the workspace file, as given; None for a command-line target
+    settings: tuple[tuple[str, float], ...] = ()  # (key, seconds) pairs among SETTING_KEYS
 
     @classmethod
     def from_target(cls, pointer: CodePointer, executable_path: str | None = None) -> LocationEntry:
@@ -187,6 +198,7 @@ class _Values:
     values: dict[str, str | int] = field(default_factory=dict)
     nodes: dict[str, yaml.Node] = field(default_factory=dict)
     written: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, float] = field(default_factory=dict)
 
     def text(self, key: str) -> str | None:
         value = self.values.get(key)
@@ -251,7 +263,10 @@ class _EntryReader:
                     f"valid keys for {kind}: {', '.join(_VALID_KEYS[kind])}",
                 )
             read = self.reader.port if key == "port" else self.reader.string
-            values.values[key] = read(key, value_node, place)
+            if key in SETTING_KEYS:
+                values.settings[key] = _seconds(self.reader, key, value_node, place)
+            else:
+                values.values[key] = read(key, value_node, place)
             values.nodes[key], values.written[key] = value_node, key
         if target and target not in values.values:
             raise place.error(f"missing key '{target}'", f"add `{target}: ...` under {kind}:")
@@ -292,6 +307,7 @@ class _EntryReader:
         return LocationEntry(
             name=values.text("location_name") or pointer.default_location_name, kind=kind, pointer=pointer,
             executable_path=executable_path, line=values.place.line, source=self.source,
+            settings=tuple(values.settings.items()),
         )
 
     def _grpc_entry(self, values: _Values) -> LocationEntry:
@@ -305,13 +321,26 @@ class _EntryReader:
         return LocationEntry(
             name=values.text("location_name") or f"grpc:{host}:{port if port is not None else socket}",
             kind="grpc_server", host=host, port=port, socket=socket,
-            line=values.place.line, source=self.source,
+            line=values.place.line, source=self.source, settings=tuple(values.settings.items()),
         )
 
     def _path(self, value: str | None) -> str | None:
         if value is None:
             return None
         return os.path.normpath(os.path.join(self.base_dir, os.path.expanduser(value)))
+
+
+def _seconds(reader: ValueReader, key: str, node: yaml.Node, place: Place) -> float:
+    value = reader.scalar(key, node, place)
+    # Environment variables are strings; "2.5" is as good as 2.5.
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        shown = "nothing" if value is None else repr(value)
+        raise place.at(node).error(f"key '{key}' must be a positive number of seconds, got {shown}",
+                                   f"write e.g. `{key}: 30`")
+    return float(value)
 
 
 def _python_kind(kind: str) -> LocationKind:
