@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from locus.cli import codeserver, execute, history, inspect_defs
+from locus.cli import codeserver, dev, execute, history, inspect_defs, workspace_cmd
 from locus.cli.targets import add_target_flags
 from locus.definitions.errors import CodeLoadError, LocusError
 
@@ -114,9 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub(instance, "migrate", "create or upgrade the storage schema", _instance_migrate)
     sub(instance, "info", "show where the instance keeps things", _instance_info)
 
+    p = sub(commands, "dev", "run the workspace locally: code servers, run queue and API", dev.dev)
+    dev.add_serve_flags(p)
     api = commands.add_parser("api", help="serve the APIs").add_subparsers(dest="sub", metavar="SUBCOMMAND")
+    p = sub(api, "serve", "serve the REST API (with code servers for the workspace given)", dev.api_serve)
+    dev.add_serve_flags(p)
     p = sub(api, "grpc", "serve one code location over gRPC (one process per location)", codeserver.serve_grpc)
     codeserver.add_grpc_flags(p)
+    workspace = commands.add_parser("workspace", help="the workspace's code locations").add_subparsers(
+        dest="sub", metavar="SUBCOMMAND"
+    )
+    sub(workspace, "status", "show each code location's state, with load errors", workspace_cmd.workspace_status)
     return parser
 
 

@@ -1,0 +1,140 @@
+"""`locus dev` (code servers, run queue and API in one command) and
+`locus api serve` (the API, with a manager for the workspace given).
+
+uvicorn runs in a thread so that this process, not uvicorn, owns SIGINT and
+SIGTERM: on either, the API stops first, then the queue, then every code
+server, so nothing is left running."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from locus.cli.targets import add_target_flags
+from locus.cli.workspace_cmd import workspace_from_args
+from locus.definitions.errors import LocusError
+
+if TYPE_CHECKING:
+    from locus.workspace.state import LocationState
+
+DEFAULT_PORT = 3000
+
+
+def add_serve_flags(parser: argparse.ArgumentParser) -> None:
+    add_target_flags(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address the API listens on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"API port (default {DEFAULT_PORT})")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before starting anything, so a busy port fails at once and clearly."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise LocusError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         "pick another port with --port, or stop what is using it") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _StatusPrinter:
+    """Prints a location's status each time it settles into a new one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._shown: dict[str, str] = {}
+
+    def __call__(self, state: LocationState) -> None:
+        from locus.storage.records import LocationStatus
+
+        if state.status == LocationStatus.LOADING:
+            return
+        with self._lock:
+            if self._shown.get(state.name) == state.status.value + str(state.snapshot_id):
+                return
+            self._shown[state.name] = state.status.value + str(state.snapshot_id)
+            if state.status == LocationStatus.LOADED:
+                counts = ", ".join(f"{n} {kind}" for kind, n in state.counts.items() if n) or "nothing"
+                line = f"  {state.name}: LOADED ({counts})"
+            elif state.load_error is not None:
+                line = f"  {state.name}: {state.status.value}: {state.load_error.summary()}"
+            else:
+                line = f"  {state.name}: {state.status.value}: {state.detail or ''}".rstrip(": ")
+            print(line, flush=True)
+
+
+def _serve(args: argparse.Namespace, *, with_queue: bool) -> int:
+    import uvicorn
+
+    from locus.api.app import create_app
+    from locus.daemon.run_queue import RunQueue
+    from locus.instance.instance import LocusInstance
+    from locus.launchers.local import LocalRunLauncher
+    from locus.workspace.manager import WorkspaceManager
+
+    workspace = workspace_from_args(args, required=with_queue)
+    sock = _listen(args.host, args.port)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    instance = LocusInstance.get()
+    manager = WorkspaceManager(workspace, instance, on_change=_StatusPrinter()) if workspace else None
+    queue = RunQueue(instance, LocalRunLauncher(manager, instance)) if with_queue and manager else None
+    server = uvicorn.Server(uvicorn.Config(create_app(instance, manager, queue), log_level="warning",
+                                           lifespan="off"))
+    threads: list[threading.Thread] = []
+    try:
+        print(f"Locus {'dev' if with_queue else 'API'} at http://{args.host}:{sock.getsockname()[1]} "
+              f"(home {instance.home})", flush=True)
+        if manager is not None:
+            print(f"starting {len(manager.names)} code location(s):", flush=True)
+            manager.start()
+        if queue is not None:
+            threads.append(threading.Thread(target=queue.run, args=(stop,), name="locus-run-queue", daemon=True))
+        threads.append(threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="locus-api",
+                                        daemon=True))
+        for thread in threads:
+            thread.start()
+        while not stop.wait(0.5):
+            if not threads[-1].is_alive():
+                print("error: the API server stopped unexpectedly", file=sys.stderr)
+                return 1
+        print("stopping...", flush=True)
+        return 0
+    finally:
+        stop.set()
+        server.should_exit = True
+        if queue is not None:
+            queue.wake()
+        for thread in reversed(threads):
+            thread.join(10)
+        if manager is not None:
+            manager.stop()
+        instance.dispose()
+        sock.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        print("stopped", flush=True)
+
+
+def dev(args: argparse.Namespace) -> int:
+    """`locus dev`: every location's code server, the run queue and the API."""
+    return _serve(args, with_queue=True)
+
+
+def api_serve(args: argparse.Namespace) -> int:
+    """`locus api serve`: the API only (no run queue); with a workspace, its code servers too."""
+    return _serve(args, with_queue=False)
