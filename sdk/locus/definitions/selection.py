@@ -13,13 +13,13 @@ from locus.definitions.asset_key import AssetKey, CoercibleToAssetKey
 from locus.definitions.errors import SelectionError
 
 if TYPE_CHECKING:
-    from locus.definitions.asset_graph import AssetGraph
+    from locus.definitions.asset_graph import KeyGraph
 
 
 class AssetSelection:
     """Base of every selection; combine with ``|``, ``&`` and ``-``."""
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(self, graph: KeyGraph) -> set[AssetKey]:
         raise NotImplementedError
 
     def __or__(self, other: AssetSelection) -> AssetSelection:
@@ -68,7 +68,7 @@ class AssetSelection:
 
 @dataclass(frozen=True)
 class _All(AssetSelection):
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(self, graph: KeyGraph) -> set[AssetKey]:
         return set(graph.keys)
 
 
@@ -76,7 +76,7 @@ class _All(AssetSelection):
 class _Groups(AssetSelection):
     names: frozenset[str]
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(self, graph: KeyGraph) -> set[AssetKey]:
         return {k for k, a in graph.by_key.items() if a.group_name in self.names}
 
 
@@ -84,7 +84,7 @@ class _Groups(AssetSelection):
 class _Keys(AssetSelection):
     selected: frozenset[AssetKey]
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(self, graph: KeyGraph) -> set[AssetKey]:
         missing = [k.to_user_string() for k in self.selected if k not in graph.by_key]
         if missing:
             known = ", ".join(sorted(k.to_user_string() for k in graph.keys)[:20])
@@ -99,7 +99,7 @@ class _Keys(AssetSelection):
 class _Kind(AssetSelection):
     name: str
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(self, graph: KeyGraph) -> set[AssetKey]:
         return {k for k, a in graph.by_key.items() if self.name in a.kinds}
 
 
@@ -108,7 +108,7 @@ class _Tag(AssetSelection):
     key: str
     value: str | None
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(self, graph: KeyGraph) -> set[AssetKey]:
         return {
             k
             for k, a in graph.by_key.items()
@@ -121,7 +121,7 @@ class _Or(AssetSelection):
     left: AssetSelection
     right: AssetSelection
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(self, graph: KeyGraph) -> set[AssetKey]:
         return self.left.resolve(graph) | self.right.resolve(graph)
 
 
@@ -130,7 +130,7 @@ class _And(AssetSelection):
     left: AssetSelection
     right: AssetSelection
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(self, graph: KeyGraph) -> set[AssetKey]:
         return self.left.resolve(graph) & self.right.resolve(graph)
 
 
@@ -139,7 +139,7 @@ class _Sub(AssetSelection):
     left: AssetSelection
     right: AssetSelection
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(self, graph: KeyGraph) -> set[AssetKey]:
         return self.left.resolve(graph) - self.right.resolve(graph)
 
 
@@ -150,7 +150,7 @@ class _Traverse(AssetSelection):
     depth: int | None
     include_self: bool
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
+    def resolve(self, graph: KeyGraph) -> set[AssetKey]:
         start = self.child.resolve(graph)
         walk = graph.with_upstream if self.direction == "up" else graph.with_downstream
         found = walk(start, self.depth)
