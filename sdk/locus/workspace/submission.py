@@ -142,3 +142,64 @@ def submit_run(manager: WorkspaceManager, instance: LocusInstance, submission: R
         return instance.get_run(run.run_id) or run
     instance.store_event(Event(run.run_id, EventType.RUN_ENQUEUED, f"queued by {submission.queued_by}"))
     return stored
+
+
+def reexecution(
+    manager: WorkspaceManager,
+    instance: LocusInstance,
+    parent: RunRecord,
+    strategy: str,
+    queued_by: str,
+    run_id: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> RunSubmission:
+    """The submission that re-executes ``parent``: ``ALL_STEPS`` (its whole
+    selection again) or ``FROM_FAILURE`` (every step of its plan that did not
+    succeed, which includes everything downstream of a failure and steps that
+    never started; the rest load from the parent's stored outputs)."""
+    if strategy not in ("ALL_STEPS", "FROM_FAILURE"):
+        raise SubmissionError(
+            "invalid",
+            "invalid_strategy",
+            f"unknown re-execution strategy {strategy!r}",
+            "use ALL_STEPS or FROM_FAILURE",
+        )
+    if parent.location_name is None:
+        raise SubmissionError(
+            "invalid", "not_reexecutable", f"run {parent.run_id} names no code location", "launch a new run instead"
+        )
+    selection = [list(k.path) for k in parent.asset_selection] if parent.asset_selection is not None else None
+    step_keys = list(parent.step_keys_to_execute) if parent.step_keys_to_execute is not None else None
+    if strategy == "FROM_FAILURE":
+        if parent.status != RunStatus.FAILURE:
+            raise SubmissionError(
+                "invalid",
+                "not_failed",
+                f"run {parent.run_id} did not fail ({parent.status.value})",
+                "re-execute it with strategy ALL_STEPS",
+            )
+        try:
+            client = manager.client(parent.location_name)
+        except (LocationNotFound, LocationNotLoaded) as exc:
+            raise SubmissionError("not_loaded", "location_not_loaded", exc.message, exc.hint) from None
+        plan = client.execution_plan(
+            parent.job_name,
+            dict(parent.run_config),
+            selection,
+            step_keys,
+            timeout=manager.settings_for(parent.location_name).rpc_timeout_seconds,
+        )
+        succeeded = {r.event.step_key for r in instance.get_events(parent.run_id, event_types=[EventType.STEP_SUCCESS])}
+        step_keys = [key for key in plan.step_keys if key not in succeeded]
+    return RunSubmission(
+        location=parent.location_name,
+        job_name=parent.job_name,
+        asset_selection=selection,
+        run_config=parent.run_config,
+        tags={**parent.tags, **(tags or {})},
+        run_id=run_id,
+        step_keys=step_keys,
+        parent_run_id=parent.run_id,
+        root_run_id=parent.root_run_id or parent.run_id,
+        queued_by=queued_by,
+    )
