@@ -20,6 +20,8 @@ class Workload:
     timed: str = ""  # when set, the script times this span itself and reports it as ``seconds``
     rss: str = ""  # when set, the script reports this process's peak RSS itself as ``rss_kib``
     max_rss_mb: float | None = None  # Locus's reported peak RSS must stay under this many MB (10^6 bytes)
+    # Workloads with no Dagster counterpart (a REST API, the queue's NOTIFY wake-up) run on Locus only.
+    systems: tuple[str, ...] = ("locus", "dagster")
 
     @property
     def path(self) -> str:
@@ -29,7 +31,12 @@ class Workload:
 _START = "from spawning `dagster api grpc` / `locus api grpc` to the first SERVING answer of the gRPC health check"
 _SERVER = "the code server process's VmHWM when it first answered SERVING (not the workload script's)"
 _FETCH = "the client's first fetch and decode of the whole location snapshot; the server starts before, untimed"
+_QUEUE = "the p50 of RUN_ENQUEUED → RUN_STARTING per run, the queue woken by PostgreSQL NOTIFY (no process spawned)"
 _CLIENT = "the client process's VmHWM while it holds the decoded snapshot (the server process is not counted)"
+_RUNS_LIST = "the p99 of sequential `GET /api/runs?limit=100` from a loopback httpx client to uvicorn (target 30 ms)"
+_SSE = "the p99 from `store_event` to the SSE client receiving the event (target 100 ms)"
+
+_TICK = "from the start of the scheduler pass at which every schedule is due until every run is stored QUEUED"
 
 # fmt: off
 WORKLOADS = [
@@ -51,5 +58,14 @@ WORKLOADS = [
              script="snapshot_fetch", timed=_FETCH, rss=_CLIENT),
     Workload("snapshot_fetch_10k", "first location snapshot fetch + decode, 10,000 layered assets", 10_000, 20, 100,
              script="snapshot_fetch", target=1 / 10, max_runs=3, timed=_FETCH, rss=_CLIENT, max_rss_mb=150),
+    Workload("queue_latency", "queued → launched latency p50 over 200 runs, PostgreSQL NOTIFY", 200, 5,
+             postgres=True, timed=_QUEUE, systems=("locus",)),
+    Workload("schedules_1000", "1,000 schedules due in the same minute → every run created (Locus only)", 1_000, 5,
+             max_runs=3, timed=_TICK, systems=("locus",)),
+    # Locus only: Dagster has no REST API, so its side of these two rows fails saying so.
+    Workload("api_runs_list", "REST `GET /api/runs?limit=100` over 100,000 runs, PostgreSQL", 100_000, 1, 300,
+             postgres=True, max_runs=3, timed=_RUNS_LIST, systems=("locus",)),
+    Workload("api_sse_latency", "REST event stream: store_event → SSE client, 300 events, PostgreSQL", 300, 1, 20,
+             postgres=True, max_runs=3, timed=_SSE, systems=("locus",)),
 ]
 # fmt: on

@@ -52,6 +52,7 @@ def select(only: str) -> list[Workload]:
 def run_workload(
     workload: Workload, pythons: dict[str, str], runs: int, warmup: int, smoke: bool, postgres_url: str
 ) -> dict[str, report.Outcome]:
+    pythons = {system: python for system, python in pythons.items() if system in workload.systems}
     outcomes = {system: report.Outcome() for system in pythons}
     with tempfile.TemporaryDirectory(prefix="locus-bench-cache-") as cache:
         for number in range(warmup + runs):

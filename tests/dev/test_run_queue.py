@@ -13,6 +13,7 @@ from locus.daemon.run_queue import RunQueue
 from locus.execution.events import Event, EventType, RunStatus
 from locus.execution.runs import RunRecord
 from locus.instance.instance import LocusInstance
+from locus.launchers.base import WorkerHealth, WorkerStatus
 
 
 class RecordingLauncher:
@@ -28,6 +29,12 @@ class RecordingLauncher:
         return True
 
     def terminate(self, run_id: str) -> bool:
+        return False
+
+    def check_run_worker(self, run: RunRecord) -> WorkerHealth:
+        return WorkerHealth(WorkerStatus.UNKNOWN)
+
+    def kill_run_worker(self, run: RunRecord) -> bool:
         return False
 
 
@@ -48,8 +55,8 @@ def test_tick_launches_queued_runs_oldest_first_and_only_once(instance: LocusIns
         queue_run(instance, run_id, 1000.0 + i)
     instance.add_run(RunRecord("not-queued", "job"))
 
-    assert queue.tick() == ["first", "second", "third"]
-    assert queue.tick() == []
+    assert queue.dequeue() == ["first", "second", "third"]
+    assert queue.dequeue() == []
     assert launcher.launched == ["first", "second", "third"]
     assert instance.get_run("first") is not None and instance.get_run("first").status == RunStatus.STARTING  # type: ignore[union-attr]
 
@@ -64,7 +71,7 @@ def test_a_launcher_error_does_not_stop_the_other_runs(instance: LocusInstance) 
     launcher = Flaky(instance)
     queue_run(instance, "bad", 1.0)
     queue_run(instance, "good", 2.0)
-    RunQueue(instance, launcher).tick()
+    RunQueue(instance, launcher).tick(time.time())
     assert launcher.launched == ["good"]
 
 

@@ -1,9 +1,14 @@
-"""`locus dev` (code servers, run queue and API in one command) and
+"""`locus dev` (code servers, the daemon's loops and API in one command) and
 `locus api serve` (the API, with a manager for the workspace given).
 
+The daemon's loops (schedules, sensors, the run queue the API wakes, run
+monitoring, retries) run under the instance's daemon lease as in `locus
+daemon run`: if another daemon is already active on the instance, they stand
+by and the API still serves.
+
 uvicorn runs in a thread so that this process, not uvicorn, owns SIGINT and
-SIGTERM: on either, the API stops first, then the queue, then every code
-server, so nothing is left running."""
+SIGTERM: on either, the API stops first, then the daemon's loops, then every
+code server, so nothing is left running."""
 
 from __future__ import annotations
 
@@ -34,7 +39,9 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
 def _listen(host: str, port: int) -> socket.socket:
     """Bind before starting anything, so a busy port fails at once and clearly."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only disables Nagle's algorithm on sockets
+    # it knows are TCP, and with it every kept-alive response waits ~40 ms for an ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -47,7 +54,7 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _StatusPrinter:
+class StatusPrinter:
     """Prints a location's status each time it settles into a new one."""
 
     def __init__(self) -> None:
@@ -77,6 +84,8 @@ def _serve(args: argparse.Namespace, *, with_queue: bool) -> int:
     import uvicorn
 
     from locus.api.app import create_app
+    from locus.daemon.loops import build_loops
+    from locus.daemon.process import DaemonProcess
     from locus.daemon.run_queue import RunQueue
     from locus.instance.instance import LocusInstance
     from locus.launchers.local import LocalRunLauncher
@@ -91,8 +100,14 @@ def _serve(args: argparse.Namespace, *, with_queue: bool) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     instance = LocusInstance.get()
-    manager = WorkspaceManager(workspace, instance, on_change=_StatusPrinter()) if workspace else None
-    queue = RunQueue(instance, LocalRunLauncher(manager, instance)) if with_queue and manager else None
+    manager = WorkspaceManager(workspace, instance, on_change=StatusPrinter()) if workspace else None
+    launcher = LocalRunLauncher(manager, instance) if with_queue and manager else None
+    queue = RunQueue(instance, launcher) if launcher is not None else None
+    daemon = (
+        DaemonProcess(instance, manager, build_loops(instance, manager, launcher, queue))
+        if manager is not None and launcher is not None
+        else None
+    )
     server = uvicorn.Server(uvicorn.Config(create_app(instance, manager, queue), log_level="warning",
                                            lifespan="off"))
     threads: list[threading.Thread] = []
@@ -102,8 +117,8 @@ def _serve(args: argparse.Namespace, *, with_queue: bool) -> int:
         if manager is not None:
             print(f"starting {len(manager.names)} code location(s):", flush=True)
             manager.start()
-        if queue is not None:
-            threads.append(threading.Thread(target=queue.run, args=(stop,), name="locus-run-queue", daemon=True))
+        if daemon is not None:
+            threads.append(threading.Thread(target=daemon.run, args=(stop,), name="locus-daemon", daemon=True))
         threads.append(threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="locus-api",
                                         daemon=True))
         for thread in threads:

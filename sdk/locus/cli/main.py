@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from locus.cli import codeserver, dev, execute, history, inspect_defs, workspace_cmd
+from locus.cli import codeserver, daemon_cmd, dev, execute, history, inspect_defs, workspace_cmd
 from locus.cli.targets import add_target_flags
 from locus.definitions.errors import CodeLoadError, LocusError
 
@@ -121,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_serve_flags(p)
     p = sub(api, "grpc", "serve one code location over gRPC (one process per location)", codeserver.serve_grpc)
     codeserver.add_grpc_flags(p)
+    daemon = commands.add_parser("daemon", help="schedules, sensors, run queue, monitoring, retries").add_subparsers(
+        dest="sub", metavar="SUBCOMMAND"
+    )
+    p = sub(daemon, "run", "run the daemon's loops (one active daemon per instance; others stand by)",
+            daemon_cmd.daemon_run)
+    daemon_cmd.add_run_flags(p)
+    p = sub(daemon, "status", "show each daemon loop's last heartbeat and its age", daemon_cmd.daemon_status)
+    p.add_argument("--tolerance", type=float, default=60.0, help="seconds after which a loop counts as not running")
     workspace = commands.add_parser("workspace", help="the workspace's code locations").add_subparsers(
         dest="sub", metavar="SUBCOMMAND"
     )

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from locus.instance.errors import InstanceConfigError
 
@@ -114,34 +114,128 @@ class RunLauncherConfig(_Model):
         return "k8s" if self.k8s is not None else "local"
 
 
+class UniqueValues(_Model):
+    """``value: {applyLimitPerUniqueValue: true}`` (Dagster's shape): the limit
+    applies to each distinct value of the key separately."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    apply_limit_per_unique_value: bool = Field(alias="applyLimitPerUniqueValue")
+
+
 class TagConcurrencyLimit(_Model):
     key: str
-    value: str | None = Field(default=None, description="Omit to limit every value of the key together.")
+    value: str | UniqueValues | None = Field(
+        default=None,
+        description="Omit to limit every value of the key together; {applyLimitPerUniqueValue: true} "
+        "to limit each value separately.",
+    )
     limit: int = Field(ge=0)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value_shape(cls, value: Any) -> Any:
+        # Checked here, not by the union, so that a wrong mapping gets one
+        # message naming the accepted shapes instead of one per union member.
+        if isinstance(value, dict):
+            flag = value.get("applyLimitPerUniqueValue")
+            if set(value) != {"applyLimitPerUniqueValue"} or not isinstance(flag, bool):
+                raise ValueError("must be a string, or the mapping {applyLimitPerUniqueValue: true}")
+            return UniqueValues.model_validate(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)  # `value: 3` in YAML means the tag value "3"
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be a string, or the mapping {applyLimitPerUniqueValue: true}")
+        return value
+
+    @property
+    def per_unique_value(self) -> bool:
+        return isinstance(self.value, UniqueValues) and self.value.apply_limit_per_unique_value
 
 
 class RunCoordinatorConfig(_Model):
-    max_concurrent_runs: int = Field(default=-1, ge=-1, description="-1: no limit.")
+    max_concurrent_runs: int = Field(default=-1, ge=-1, description="-1: no limit; 0: pause the queue.")
     tag_concurrency_limits: list[TagConcurrencyLimit] = Field(default_factory=list)
+    dequeue_interval_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often the queue looks for startable runs when nothing wakes it "
+        "(PostgreSQL wakes it at once when a run is queued or finishes).",
+    )
 
 
 class RunMonitoringConfig(_Model):
     enabled: bool = True
-    start_timeout_seconds: float = Field(default=180.0, gt=0)
-    poll_interval_seconds: float = Field(default=120.0, gt=0)
+    start_timeout_seconds: float = Field(default=180.0, gt=0, description="Fail runs STARTING this long.")
+    cancel_timeout_seconds: float = Field(
+        default=180.0, gt=0, description="Force-kill runs CANCELING this long and mark them CANCELED."
+    )
+    poll_interval_seconds: float = Field(default=5.0, gt=0, description="Seconds between monitoring passes.")
+    max_resume_run_attempts: int = Field(
+        default=0,
+        ge=0,
+        description="Runs whose worker died are resumed (re-executed from failure as a new run) this often; "
+        "0: they fail.",
+    )
 
 
 class RunRetriesConfig(_Model):
     enabled: bool = False
-    max_retries: int = Field(default=0, ge=0)
-    retry_on_asset_or_op_failure: bool = True
+    max_retries: int = Field(default=0, ge=0, description="The run tag locus/max_retries overrides it.")
+    retry_on_asset_or_op_failure: bool = Field(
+        default=True, description="false: retry only runs that failed without a step failing (e.g. a lost worker)."
+    )
+    retry_strategy: Literal["FROM_FAILURE", "ALL_STEPS"] = Field(
+        default="FROM_FAILURE", description="The run tag locus/retry_strategy overrides it."
+    )
 
 
 class WorkerConfig(_Model):
     """How the daemon evaluates schedules or sensors."""
 
-    use_threads: bool = False
+    use_threads: bool = Field(
+        default=False,
+        description="Accepted for Dagster compatibility; Locus always evaluates in worker threads, "
+        "so that one slow code location cannot hold up the others.",
+    )
     num_workers: int | None = Field(default=None, ge=1)
+    evaluation_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="How long one evaluation may run in the code server before its tick fails."
+    )
+    interval_seconds: float = Field(default=1.0, gt=0, description="Seconds between the daemon loop's passes.")
+
+
+class SchedulesConfig(WorkerConfig):
+    """``num_workers``: code locations evaluated at once (default 8)."""
+
+    max_catchup_runs: int = Field(
+        default=1,
+        ge=1,
+        description="After downtime, how many of the latest missed ticks of a schedule still run; "
+        "older missed ticks are recorded as SKIPPED.",
+    )
+    tick_retention_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Ticks of schedules and sensors alike older than this are deleted (checked hourly).",
+    )
+
+
+class SensorsConfig(WorkerConfig):
+    """``num_workers``: sensors evaluated at once per code location (default 4)."""
+
+
+class ApiConfig(_Model):
+    """The REST API. With a token set (here, or in the environment variable
+    ``LOCUS_API_TOKEN``, which wins), every endpoint but ``/healthz`` needs
+    ``Authorization: Bearer <token>`` or the cookie ``locus_token``."""
+
+    auth_token: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Bearer token the API requires; write {env: NAME} to keep it out of the file. "
+        "Unset: no authentication.",
+    )
 
 
 class InstanceConfig(_Model):
@@ -151,8 +245,9 @@ class InstanceConfig(_Model):
     run_coordinator: RunCoordinatorConfig = Field(default_factory=RunCoordinatorConfig)
     run_monitoring: RunMonitoringConfig = Field(default_factory=RunMonitoringConfig)
     run_retries: RunRetriesConfig = Field(default_factory=RunRetriesConfig)
-    schedules: WorkerConfig = Field(default_factory=WorkerConfig)
-    sensors: WorkerConfig = Field(default_factory=WorkerConfig)
+    schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
+    sensors: SensorsConfig = Field(default_factory=SensorsConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
 
 
 def load_instance_config(path: Path, environ: Mapping[str, str] | None = None) -> InstanceConfig:

@@ -189,8 +189,19 @@ def reexecution(
             step_keys,
             timeout=manager.settings_for(parent.location_name).rpc_timeout_seconds,
         )
+        if plan.errors:
+            problems = "; ".join(f"{path or '(root)'}: {message}" for path, message in plan.errors)
+            raise SubmissionError(
+                "invalid",
+                "invalid_run",
+                f"run {parent.run_id} no longer plans: {problems}",
+                "fix the code or launch a new run",
+            )
         succeeded = {r.event.step_key for r in instance.get_events(parent.run_id, event_types=[EventType.STEP_SUCCESS])}
-        step_keys = [key for key in plan.step_keys if key not in succeeded]
+        # A step downstream of one that did not succeed cannot have succeeded,
+        # so "not succeeded" is already closed downstream. If every step
+        # succeeded (the worker died at the very end), run them all again.
+        step_keys = [key for key in plan.step_keys if key not in succeeded] or step_keys
     return RunSubmission(
         location=parent.location_name,
         job_name=parent.job_name,
