@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from locus.api.models import ErrorBody
+
 log = logging.getLogger(__name__)
 
 
@@ -43,6 +45,13 @@ def _response(status: int, code: str, message: str, hint: str | None = None, det
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
 
+# Every route documents its errors with the one shape; giving 4XX also stops
+# FastAPI from documenting its own 422 body, which this API never sends.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "the request cannot be served; error.code says why"},
+    "5XX": {"model": ErrorBody, "description": "the server or a service it needs failed"},
+}
+
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
@@ -61,7 +70,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return _response(exc.status_code, code, str(exc.detail))
+        hint = "see /docs for the routes and their methods" if exc.status_code in (404, 405) else None
+        headers = getattr(exc, "headers", None)
+        response = _response(exc.status_code, code, str(exc.detail), hint)
+        if headers:
+            response.headers.update(headers)
+        return response
 
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
