@@ -58,6 +58,8 @@ LAST_TICK_TIME = "last_tick_time"
 MAX_SKIPPED_TICKS_RECORDED = 100
 PURGE_EVERY_SECONDS = 3600.0
 SCHEDULES_AT_ONCE_PER_LOCATION = 8
+# Code-server evaluations in flight at once while a location's due ticks are processed.
+PREFETCH_EVALUATIONS = 8
 CRON_WINDOW_SECONDS = 3600.0
 
 
@@ -231,9 +233,7 @@ class SchedulerLoop:
     def _location_pass(self, location: LocationState, now: float) -> None:
         try:
             client = self._manager.client(location.name)
-            states = {
-                s.origin_id: s for s in self._instance.storage.get_instigator_states("schedule", location.name)
-            }
+            states = {s.origin_id: s for s in self._instance.storage.get_instigator_states("schedule", location.name)}
         except Exception:
             log.exception("scheduler: location '%s' is unavailable", location.name)
             return
@@ -245,11 +245,12 @@ class SchedulerLoop:
         ]
         if not work:
             return
+        evaluations = self._prefetch(client, work, now)
 
         def one(item: tuple[ScheduleSnapshot, InstigatorState | None]) -> None:
             schedule, state = item
             try:
-                self._schedule_pass(location.name, client, schedule, state, now)
+                self._schedule_pass(location.name, client, schedule, state, now, evaluations)
             except Exception:
                 log.exception("scheduler: schedule '%s' of '%s' failed", schedule.name, location.name)
 
@@ -261,6 +262,42 @@ class SchedulerLoop:
         # (the code server's evaluation workers are shared with its sensors).
         with ThreadPoolExecutor(min(len(work), self._at_once)) as pool:
             list(pool.map(one, work))
+
+    def _prefetch(
+        self, client: CodeServerClient, work: Sequence[tuple[ScheduleSnapshot, InstigatorState | None]], now: float
+    ) -> dict[tuple[str, float], Future[TickResult]]:
+        """Start the code-server evaluations of every tick this pass will run,
+        a few at a time: evaluating has no side effects, and overlapping the
+        round trips keeps 1,000 schedules due together from waiting on each
+        other. Storage work stays one tick after another (SQLite has one writer)."""
+        due = [(s, at) for s, state in work for at in self._split_due(s, state, now)[1]]
+        if len(due) < 2:
+            return {}
+        pool = ThreadPoolExecutor(min(len(due), PREFETCH_EVALUATIONS), thread_name_prefix="schedule-eval")
+        try:
+            return {(s.name, at): pool.submit(self._evaluate, client, s.name, at) for s, at in due}
+        finally:
+            pool.shutdown(wait=False)
+
+    def _evaluate(self, client: CodeServerClient, name: str, at: float) -> TickResult:
+        try:
+            return client.evaluate_schedule(name, at, self.evaluation_timeout)
+        except Exception as exc:
+            return TickResult(error=error_of(exc))
+
+    def _split_due(
+        self, schedule: ScheduleSnapshot, state: InstigatorState | None, now: float
+    ) -> tuple[list[float], list[float]]:
+        """(missed ticks to record as skipped, ticks to run) for a running
+        schedule with a stored tick time; nothing otherwise."""
+        if not is_running(state, schedule.default_status) or state is None:
+            return [], []
+        last = state.data.get(LAST_TICK_TIME)
+        if last is None:
+            return [], []
+        due = self._due(schedule, float(last), now)
+        keep = max(1, self.max_catchup_runs)
+        return due[:-keep], due[-keep:]
 
     def _needs_pass(
         self, origin: str, schedule: ScheduleSnapshot, states: Mapping[str, InstigatorState], now: float
@@ -294,6 +331,7 @@ class SchedulerLoop:
         schedule: ScheduleSnapshot,
         state: InstigatorState | None,
         now: float,
+        evaluations: Mapping[tuple[str, float], Future[TickResult]] | None = None,
     ) -> None:
         if not is_running(state, schedule.default_status):
             return
@@ -304,17 +342,14 @@ class SchedulerLoop:
             template = InstigatorState(origin, schedule.name, location, "schedule", "RUNNING", None, data, now)
             first_seen(self._instance, state, template)
             return
-        due = self._due(schedule, float(last), now)
-        if not due:
-            return
-        keep = max(1, self.max_catchup_runs)
-        missed, to_run = due[:-keep], due[-keep:]
+        missed, to_run = self._split_due(schedule, state, now)
         for scheduled in missed[-MAX_SKIPPED_TICKS_RECORDED:]:
             self._skip_tick(location, client, schedule, origin, scheduled, len(missed))
         if missed:
             state = update_state_data(self._instance, state, now, **{LAST_TICK_TIME: missed[-1]})
         for scheduled in to_run:
-            self._run_tick(location, client, schedule, origin, scheduled)
+            prefetched = (evaluations or {}).get((schedule.name, scheduled))
+            self._run_tick(location, client, schedule, origin, scheduled, prefetched)
             state = update_state_data(self._instance, state, now, **{LAST_TICK_TIME: scheduled})
 
     def _skip_tick(
@@ -333,16 +368,19 @@ class SchedulerLoop:
                 self._run_tick(location, client, schedule, origin, at)  # a dead daemon's half-done tick
 
     def _run_tick(
-        self, location: str, client: CodeServerClient, schedule: ScheduleSnapshot, origin: str, at: float
+        self,
+        location: str,
+        client: CodeServerClient,
+        schedule: ScheduleSnapshot,
+        origin: str,
+        at: float,
+        prefetched: Future[TickResult] | None = None,
     ) -> None:
         key = tick_key(at)
         tick = claim_tick(self._instance, TickRecord(origin, key, TickStatus.STARTED, timestamp=at))
         if tick is None:
             return
-        try:
-            result = client.evaluate_schedule(schedule.name, at, self.evaluation_timeout)
-        except Exception as exc:
-            result = TickResult(error=error_of(exc))
+        result = prefetched.result() if prefetched is not None else self._evaluate(client, schedule.name, at)
         if result.error is not None:
             self._instance.storage.update_tick(replace(tick, status=TickStatus.FAILURE, error=result.error))
             return

@@ -8,11 +8,15 @@ restarted finds the run already there instead of creating a second one."""
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from locus.codeserver.client import CodeServerUnavailable
+from locus.codeserver.client import CodeServerClient, CodeServerUnavailable
+from locus.codeserver.results import PlanResult
 from locus.definitions.asset_job import IMPLICIT_ASSET_JOB
 from locus.definitions.asset_key import AssetKey
 from locus.definitions.errors import LocusError, SelectionError
@@ -49,15 +53,49 @@ class SubmissionError(LocusError):
         self.details = details
 
 
+class _PlanCache:
+    """Execution plans by code-server process: a server loads its code once,
+    so for one server id the same request always plans the same. Schedules
+    submit the same job and config tick after tick; this spares the round trip."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._plans: OrderedDict[str, PlanResult] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self,
+        server_id: str | None,
+        client: CodeServerClient,
+        job_name: str,
+        run_config: dict[str, Any],
+        selection: list[list[str]] | None,
+        step_keys: list[str] | None,
+        timeout: float,
+    ) -> PlanResult:
+        key = json.dumps([server_id, job_name, run_config, selection, step_keys], sort_keys=True, default=str)
+        with self._lock:
+            cached = self._plans.get(key) if server_id is not None else None
+            if cached is not None:
+                self._plans.move_to_end(key)
+                return cached
+        plan = client.execution_plan(job_name, run_config, selection, step_keys, timeout=timeout)
+        if server_id is not None:
+            with self._lock:
+                self._plans[key] = plan
+                if len(self._plans) > self._size:
+                    self._plans.popitem(last=False)
+        return plan
+
+
+_plans = _PlanCache()
+
+
 def _invalid(code: str, path: str, message: str, hint: str | None) -> SubmissionError:
     return SubmissionError("invalid", code, message, hint, {"errors": [{"path": path, "message": message}]})
 
 
 def submit_run(manager: WorkspaceManager, instance: LocusInstance, submission: RunSubmission) -> RunRecord:
-    if submission.run_id is not None:
-        existing = instance.get_run(submission.run_id)
-        if existing is not None:
-            return existing
     try:
         state = manager.get(submission.location)
         client = manager.client(submission.location)
@@ -100,12 +138,14 @@ def submit_run(manager: WorkspaceManager, instance: LocusInstance, submission: R
 
     settings = manager.settings_for(submission.location)
     try:
-        plan = client.execution_plan(
+        plan = _plans.get(
+            state.server_id,
+            client,
             job_name,
             dict(submission.run_config),
             selection,
             list(submission.step_keys) if submission.step_keys is not None else None,
-            timeout=settings.rpc_timeout_seconds,
+            settings.rpc_timeout_seconds,
         )
     except CodeServerUnavailable as exc:
         raise SubmissionError("unreachable", "location_unreachable", exc.message, exc.hint) from None
