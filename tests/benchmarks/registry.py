@@ -45,6 +45,8 @@ WORKLOADS = [
              script="build_assets"),
     Workload("build_assets_10k", "10,000 layered assets: import, build Definitions", 10_000, 20, 100,
              script="build_assets", target=1 / 10, max_runs=3),
+    Workload("snapshot_build_10k", "10,000 layered assets: import, build Definitions, build + serialise the snapshot",
+             10_000, 20, 100, script="snapshot_build", max_runs=3),
     Workload("materialize_memory", "materialize 200 assets, in memory", 200, 20, target=1 / 10),
     Workload("job_in_process", "100-op linear job, execute_in_process", 100, 10),
     Workload("materialize_sqlite", "materialize 200 assets, SQLite instance", 200, 20, max_runs=3, persists=True),
