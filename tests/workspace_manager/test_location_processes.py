@@ -27,7 +27,7 @@ def test_a_python_file_location_starts_locus_api_grpc_on_a_socket(tmp_path: Path
     assert command[command.index("--python-file") + 1] == str(tmp_path / "defs.py")
     assert command[command.index("--attribute") + 1] == "defs"
     assert command[command.index("--location-name") + 1] == "defs.py:defs"
-    assert command[-4:] == ["--host", "127.0.0.1", "--socket", str(sock)]
+    assert command[-5:] == ["--host", "127.0.0.1", "--socket", str(sock), "--exit-with-parent"]
     assert log_path(tmp_path, "defs.py:defs").parent == tmp_path / "logs" / "codeservers"
 
 

@@ -40,6 +40,11 @@ def add_grpc_flags(parser: argparse.ArgumentParser) -> None:
         default=16,
         help="schedule/sensor evaluations at once, timed-out ones still running included (default: 16)",
     )
+    tuning.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this server exits (what locus dev and locus daemon use)",
+    )
 
 
 def _pointer(args: argparse.Namespace) -> CodePointer:
@@ -86,6 +91,7 @@ def serve_grpc(args: argparse.Namespace) -> int:
         sensor_timeout=args.sensor_timeout,
         schedule_timeout=args.schedule_timeout,
         max_workers=args.max_workers,
+        exit_with_parent=args.exit_with_parent,
     )
     serve(spec, on_ready=_report_ready)
     return 0

@@ -54,6 +54,9 @@ class CodeServerSpec:
     schedule_timeout: float = 60.0
     # Schedule/sensor evaluations at once, timed-out ones still running included.
     max_workers: int = 16
+    # Stop when the process that started this server goes away (set by the
+    # workspace manager), so a supervisor killed outright leaves no orphans.
+    exit_with_parent: bool = False
 
     def __post_init__(self) -> None:
         if (self.port is None) == (self.socket is None):
@@ -232,9 +235,17 @@ def serve(spec: CodeServerSpec, on_ready: Callable[[LoadedLocation, str], None] 
         health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     if on_ready is not None:
         on_ready(location, address)
+    parent = os.getppid()
     try:
         while not stop.wait(0.5):
             servicer.runs.reap()
+            if spec.exit_with_parent and os.getppid() != parent:
+                print(
+                    f"{spec.name}: the process that started this server (pid {parent}) is gone; stopping",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                stop.set()
     finally:
         health_servicer.enter_graceful_shutdown()
         # Runs first: cancelling takes them a moment, and a supervisor may

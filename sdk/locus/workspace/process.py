@@ -62,7 +62,16 @@ def server_command(entry: LocationEntry, socket: Path) -> list[str]:
         command += ["--attribute", pointer.attribute]
     if pointer.working_directory:
         command += ["--working-directory", pointer.working_directory]
-    return [*command, "--location-name", entry.name, "--host", "127.0.0.1", "--socket", str(socket)]
+    return [
+        *command,
+        "--location-name",
+        entry.name,
+        "--host",
+        "127.0.0.1",
+        "--socket",
+        str(socket),
+        "--exit-with-parent",
+    ]
 
 
 def working_directory(entry: LocationEntry) -> str:
