@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from locus.codeserver.snapshot import AssetSnapshot, JobSnapshot, LocationSnapshot, ScheduleSnapshot, SensorSnapshot
+from locus.daemon.scheduler import is_running, origin_id
 from locus.definitions.asset_job import IMPLICIT_ASSET_JOB
 from locus.execution.events import EventRecord
 from locus.storage.records import InstigatorState, TickRecord
@@ -14,11 +15,6 @@ from locus.storage.records import InstigatorState, TickRecord
 
 def key_string(path: tuple[str, ...] | list[str]) -> str:
     return "/".join(path)
-
-
-def origin_id(location: str, name: str) -> str:
-    """The id schedule and sensor state is stored under (the daemon uses the same)."""
-    return f"{location}:{name}"
 
 
 def event_body(record: EventRecord) -> dict[str, Any]:
@@ -88,10 +84,9 @@ def tick_body(tick: TickRecord) -> dict[str, Any]:
 
 
 def instigator_status(state: InstigatorState | None, default_status: str) -> str:
-    """Stored state wins; a schedule never started or stopped runs as its definition says."""
-    if state is not None:
-        return state.status
-    return "RUNNING" if default_status.upper() == "RUNNING" else "STOPPED"
+    """What the daemon does with it: an explicit start/stop wins, otherwise the
+    definition's default (the daemon's own rule, so the page never disagrees)."""
+    return "RUNNING" if is_running(state, default_status.upper()) else "STOPPED"
 
 
 def schedule_body(

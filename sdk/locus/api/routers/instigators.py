@@ -4,8 +4,6 @@ is stored under ``"<location>:<name>"``, the id the daemon reads."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -14,8 +12,9 @@ from locus.api.context import ApiContext, context
 from locus.api.errors import ApiError
 from locus.api.models import Schedule, ScheduleList, Sensor, SensorList, TickList
 from locus.api.snapshots import LoadedLocation
-from locus.api.views import origin_id, schedule_body, sensor_body, tick_body
+from locus.api.views import schedule_body, sensor_body, tick_body
 from locus.codeserver.snapshot import LocationSnapshot, ScheduleSnapshot, SensorSnapshot
+from locus.daemon.scheduler import origin_id, start_instigator, stop_instigator
 from locus.storage.records import InstigatorState, InstigatorStatus, InstigatorType, TickRecord
 
 router = APIRouter(tags=["schedules and sensors"])
@@ -58,7 +57,9 @@ def _definition(ctx: ApiContext, kind: Kind, location: str, name: str) -> Schedu
     if found is None:
         known = [s.name for s in (snapshot.schedules if kind == "schedule" else snapshot.sensors)]
         raise ApiError(
-            404, f"{kind}_not_found", f"code location '{location}' has no {kind} '{name}'",
+            404,
+            f"{kind}_not_found",
+            f"code location '{location}' has no {kind} '{name}'",
             f"its {kind}s: {', '.join(known) or '(none)'}",
         )
     return found
@@ -67,16 +68,10 @@ def _definition(ctx: ApiContext, kind: Kind, location: str, name: str) -> Schedu
 def _set_status(ctx: ApiContext, kind: Kind, location: str, name: str, status: InstigatorStatus) -> dict[str, Any]:
     definition = _definition(ctx, kind, location, name)
     origin = origin_id(location, name)
-    storage = ctx.instance.storage
-    current = storage.get_instigator_state(origin)
-    # Keep the cursor and the daemon's data: stopping and starting a sensor
-    # must not make it evaluate from scratch.
-    state = (
-        replace(current, status=status, updated_at=time.time())
-        if current is not None
-        else InstigatorState(origin, name, location, kind, status)
-    )
-    storage.set_instigator_state(state)
+    # The daemon's own rules: a started schedule does not backfill, a cursor
+    # survives stop/start, and an explicit choice overrides the code's default.
+    change = start_instigator if status == "RUNNING" else stop_instigator
+    state = change(ctx.instance, kind, location, name)
     if isinstance(definition, ScheduleSnapshot):
         return schedule_body(location, definition, state, _last_tick(ctx, origin))
     return sensor_body(location, definition, state, _last_tick(ctx, origin))

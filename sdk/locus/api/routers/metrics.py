@@ -14,8 +14,9 @@ from fastapi.responses import PlainTextResponse
 
 from locus.api.context import ApiContext, context
 from locus.api.prometheus import CONTENT_TYPE, Metric, render
-from locus.api.views import instigator_status, origin_id
+from locus.api.views import instigator_status
 from locus.codeserver.snapshot import ScheduleSnapshot
+from locus.daemon.scheduler import origin_id
 from locus.execution.events import RunStatus
 from locus.execution.runs import RunsFilter
 from locus.storage.records import InstigatorState, LocationStatus, TickRecord
