@@ -246,22 +246,29 @@ class SchedulerLoop:
         if not work:
             return
         evaluations = self._prefetch(client, work, now)
+        cursors: dict[str, float] = {}
 
         def one(item: tuple[ScheduleSnapshot, InstigatorState | None]) -> None:
             schedule, state = item
             try:
-                self._schedule_pass(location.name, client, schedule, state, now, evaluations)
+                last = self._schedule_pass(location.name, client, schedule, state, now, evaluations)
             except Exception:
                 log.exception("scheduler: schedule '%s' of '%s' failed", schedule.name, location.name)
+                return
+            if last is not None:
+                cursors[origin_id(location.name, schedule.name)] = last  # one key per thread: no lock needed
 
-        if len(work) == 1 or self._at_once == 1:
-            for item in work:
-                one(item)
-            return
-        # Schedules of one location due together are evaluated a few at a time
-        # (the code server's evaluation workers are shared with its sensors).
-        with ThreadPoolExecutor(min(len(work), self._at_once)) as pool:
-            list(pool.map(one, work))
+        try:
+            if len(work) == 1 or self._at_once == 1:
+                for item in work:
+                    one(item)
+            else:
+                # Schedules of one location due together are evaluated a few at a time
+                # (the code server's evaluation workers are shared with its sensors).
+                with ThreadPoolExecutor(min(len(work), self._at_once)) as pool:
+                    list(pool.map(one, work))
+        finally:
+            self._advance_cursors(location.name, cursors, now)
 
     def _prefetch(
         self, client: CodeServerClient, work: Sequence[tuple[ScheduleSnapshot, InstigatorState | None]], now: float
@@ -332,25 +339,40 @@ class SchedulerLoop:
         state: InstigatorState | None,
         now: float,
         evaluations: Mapping[tuple[str, float], Future[TickResult]] | None = None,
-    ) -> None:
+    ) -> float | None:
+        """Handle the schedule's due ticks; returns its new last tick time (the
+        caller stores the cursors of a whole pass at once), or None."""
         if not is_running(state, schedule.default_status):
-            return
+            return None
         origin = origin_id(location, schedule.name)
         last = state.data.get(LAST_TICK_TIME) if state is not None else None
         if state is None or last is None:
             data = {FROM_DEFAULT: True, LAST_TICK_TIME: now}
             template = InstigatorState(origin, schedule.name, location, "schedule", "RUNNING", None, data, now)
             first_seen(self._instance, state, template)
-            return
+            return None
         missed, to_run = self._split_due(schedule, state, now)
         for scheduled in missed[-MAX_SKIPPED_TICKS_RECORDED:]:
             self._skip_tick(location, client, schedule, origin, scheduled, len(missed))
-        if missed:
-            state = update_state_data(self._instance, state, now, **{LAST_TICK_TIME: missed[-1]})
         for scheduled in to_run:
             prefetched = (evaluations or {}).get((schedule.name, scheduled))
             self._run_tick(location, client, schedule, origin, scheduled, prefetched)
-            state = update_state_data(self._instance, state, now, **{LAST_TICK_TIME: scheduled})
+        return (to_run or missed)[-1] if (to_run or missed) else None
+
+    def _advance_cursors(self, location: str, cursors: Mapping[str, float], now: float) -> None:
+        """Store each schedule's last tick time, merged into its state as it is
+        now (a start/stop made meanwhile is kept). Only a cursor: every tick is
+        already claimed in storage, so a daemon that dies before this and
+        restarts finds those ticks done instead of running them twice."""
+        if not cursors:
+            return
+        current = {s.origin_id: s for s in self._instance.storage.get_instigator_states("schedule", location)}
+        updated = [
+            replace(state, data={**state.data, LAST_TICK_TIME: cursors[origin]}, updated_at=now)
+            for origin, state in current.items()
+            if origin in cursors
+        ]
+        self._instance.storage.set_instigator_states(updated)
 
     def _skip_tick(
         self, location: str, client: CodeServerClient, schedule: ScheduleSnapshot, origin: str, at: float, missed: int

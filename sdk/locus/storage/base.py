@@ -71,6 +71,10 @@ class Storage(RunStore, Protocol):
 
     def set_instigator_state(self, state: InstigatorState) -> InstigatorState: ...
 
+    def set_instigator_states(self, states: Sequence[InstigatorState]) -> None:
+        """Store several states in one transaction (the scheduler's per-pass cursors)."""
+        ...
+
     def get_instigator_states(
         self, instigator_type: InstigatorType | None = None, location_name: str | None = None
     ) -> list[InstigatorState]: ...

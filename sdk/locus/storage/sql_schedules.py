@@ -7,6 +7,7 @@ constraint, not a read-then-insert, decides which daemon wins a race.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,19 +29,15 @@ class SqlSchedules:
         return _state(row) if row is not None else None
 
     def set_instigator_state(self, state: InstigatorState) -> InstigatorState:
-        row = {
-            "origin_id": state.origin_id,
-            "name": state.name,
-            "location_name": state.location_name,
-            "instigator_type": state.instigator_type,
-            "status": state.status,
-            "cursor": state.cursor,
-            "data": json.dumps(dict(state.data)),
-            "updated_at": state.updated_at,
-        }
-        with self._db.write() as conn:
-            conn.execute(self._db.upsert(instigators, row, keys=("origin_id",)))
+        self.set_instigator_states([state])
         return state
+
+    def set_instigator_states(self, states: Sequence[InstigatorState]) -> None:
+        if not states:
+            return
+        with self._db.write() as conn:
+            for state in states:
+                conn.execute(self._db.upsert(instigators, _instigator_row(state), keys=("origin_id",)))
 
     def get_instigator_states(
         self, instigator_type: InstigatorType | None = None, location_name: str | None = None
@@ -68,18 +65,14 @@ class SqlSchedules:
 
     def update_tick(self, tick: TickRecord) -> TickRecord:
         with self._db.write() as conn:
-            updated = conn.execute(
-                ticks.update().where(ticks.c.id == tick.tick_id).values(_tick_values(tick))
-            ).rowcount
+            updated = conn.execute(ticks.update().where(ticks.c.id == tick.tick_id).values(_tick_values(tick))).rowcount
         if tick.tick_id is None or not updated:
             raise UnknownTickError(tick.tick_id)
         return tick
 
     def get_ticks(self, origin_id: str, limit: int | None = None) -> list[TickRecord]:
         stmt = (
-            sa.select(ticks)
-            .where(ticks.c.origin_id == origin_id)
-            .order_by(ticks.c.timestamp.desc(), ticks.c.id.desc())
+            sa.select(ticks).where(ticks.c.origin_id == origin_id).order_by(ticks.c.timestamp.desc(), ticks.c.id.desc())
         )
         if limit is not None:
             stmt = stmt.limit(limit)
@@ -129,3 +122,16 @@ def _tick(row: AnyRow) -> TickRecord:
         error=ErrorInfo.from_dict(body["error"]) if body["error"] else None,
         cursor=body["cursor"],
     )
+
+
+def _instigator_row(state: InstigatorState) -> dict[str, Any]:
+    return {
+        "origin_id": state.origin_id,
+        "name": state.name,
+        "location_name": state.location_name,
+        "instigator_type": state.instigator_type,
+        "status": state.status,
+        "cursor": state.cursor,
+        "data": json.dumps(dict(state.data)),
+        "updated_at": state.updated_at,
+    }
