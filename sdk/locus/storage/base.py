@@ -59,9 +59,7 @@ class Storage(RunStore, Protocol):
     # -- assets ------------------------------------------------------------
     def get_latest_materialization(self, asset_key: AssetKey) -> EventRecord | None: ...
 
-    def get_latest_materializations(
-        self, asset_keys: Sequence[AssetKey] | None = None
-    ) -> dict[AssetKey, EventRecord]:
+    def get_latest_materializations(self, asset_keys: Sequence[AssetKey] | None = None) -> dict[AssetKey, EventRecord]:
         """For the given keys (all materialised assets if None); keys never
         materialised are absent from the result."""
         ...
@@ -70,6 +68,11 @@ class Storage(RunStore, Protocol):
     def get_instigator_state(self, origin_id: str) -> InstigatorState | None: ...
 
     def set_instigator_state(self, state: InstigatorState) -> InstigatorState: ...
+
+    def add_queued_run(self, run: RunRecord, message: str) -> RunRecord:
+        """Store ``run`` as QUEUED with its RUN_ENQUEUED event, atomically (and
+        wake queue listeners); DuplicateRunError if the id exists."""
+        ...
 
     def set_instigator_states(self, states: Sequence[InstigatorState]) -> None:
         """Store several states in one transaction (the scheduler's per-pass cursors)."""

@@ -11,9 +11,7 @@ class StorageError(LocusError):
 
 class DuplicateRunError(StorageError):
     def __init__(self, run_id: str) -> None:
-        super().__init__(
-            f"a run with id {run_id!r} already exists", "give the new run a fresh id (new_run_id())"
-        )
+        super().__init__(f"a run with id {run_id!r} already exists", "give the new run a fresh id (new_run_id())")
         self.run_id = run_id
 
 

@@ -71,8 +71,7 @@ def ensure_schema(db: Database) -> None:
         raise SchemaOutdatedError(
             f"the PostgreSQL schema is at revision {state.revision or 'base'}, "
             f"this version of Locus needs {HEAD_REVISION}",
-            "run `locus instance migrate` (with the same locus.yaml) once no older Locus process "
-            "uses this database",
+            "run `locus instance migrate` (with the same locus.yaml) once no older Locus process uses this database",
         )
     upgrade(db)
 

@@ -37,13 +37,10 @@ _MATERIALIZATION = EventType.ASSET_MATERIALIZATION.value
 # Statements of the hot path, built once with named parameters (the params
 # dict of store_event) so SQLAlchemy compiles each only once. The names carry
 # a "p_" prefix because SQLAlchemy reserves column names in INSERT/UPDATE.
-_INSERT_EVENT = event_logs.insert().values(
-    {
-        name: sa.bindparam(f"p_{name}")
-        for name in ("run_id", "event_type", "step_key", "asset_key", "timestamp", "body")
-    }
+INSERT_EVENT = event_logs.insert().values(
+    {name: sa.bindparam(f"p_{name}") for name in ("run_id", "event_type", "step_key", "asset_key", "timestamp", "body")}
 )
-_INSERT_EVENT_RETURNING_ID = _INSERT_EVENT.returning(event_logs.c.id)
+_INSERT_EVENT_RETURNING_ID = INSERT_EVENT.returning(event_logs.c.id)
 _ASSET_INDEX_COLUMNS = ("last_materialization_event_id", "last_run_id", "last_materialization_timestamp")
 
 
@@ -60,9 +57,7 @@ def _asset_upsert(insert: Any, event_id: Any) -> Any:
     )
 
 
-_SQLITE_ASSET_UPSERT = _asset_upsert(
-    sqlite.insert(asset_index), sa.bindparam("p_event_id", type_=sa.BigInteger)
-)
+_SQLITE_ASSET_UPSERT = _asset_upsert(sqlite.insert(asset_index), sa.bindparam("p_event_id", type_=sa.BigInteger))
 
 
 @functools.cache
@@ -91,21 +86,27 @@ def _pg_store_event(status: RunStatus | None, materialized: bool) -> sa.Select[i
     return stmt
 
 
+def event_params(event: Event) -> dict[str, Any]:
+    """The named parameters of the event statements above."""
+    status = RUN_STATUS_BY_EVENT.get(event.event_type)
+    return {
+        "p_run_id": event.run_id,
+        "p_event_type": event.event_type.value,
+        "p_step_key": event.step_key,
+        "p_asset_key": event.asset_key.to_string() if event.asset_key is not None else None,
+        "p_timestamp": event.timestamp,
+        "p_body": event.to_json(),
+        "p_status": status.value if status is not None else None,
+    }
+
+
 class SqlEvents:
     _db: Database
 
     def store_event(self, event: Event) -> int:
         status = RUN_STATUS_BY_EVENT.get(event.event_type)
         materialized = event.event_type == EventType.ASSET_MATERIALIZATION and event.asset_key is not None
-        params = {
-            "p_run_id": event.run_id,
-            "p_event_type": event.event_type.value,
-            "p_step_key": event.step_key,
-            "p_asset_key": event.asset_key.to_string() if event.asset_key is not None else None,
-            "p_timestamp": event.timestamp,
-            "p_body": event.to_json(),
-            "p_status": status.value if status is not None else None,
-        }
+        params = event_params(event)
         if self._db.dialect == "postgresql":
             # One statement, atomic by itself, in one round trip.
             with self._db.write_one() as conn:
@@ -136,16 +137,12 @@ class SqlEvents:
         if limit is not None:
             stmt = stmt.limit(limit)
         with self._db.read() as conn:
-            return [
-                EventRecord(storage_id=row.id, event=Event.from_json(row.body)) for row in conn.execute(stmt)
-            ]
+            return [EventRecord(storage_id=row.id, event=Event.from_json(row.body)) for row in conn.execute(stmt)]
 
     def get_latest_materialization(self, asset_key: AssetKey) -> EventRecord | None:
         return self.get_latest_materializations([asset_key]).get(asset_key)
 
-    def get_latest_materializations(
-        self, asset_keys: Sequence[AssetKey] | None = None
-    ) -> dict[AssetKey, EventRecord]:
+    def get_latest_materializations(self, asset_keys: Sequence[AssetKey] | None = None) -> dict[AssetKey, EventRecord]:
         stmt = sa.select(asset_index.c.asset_key, event_logs.c.id, event_logs.c.body).join(
             event_logs, event_logs.c.id == asset_index.c.last_materialization_event_id
         )

@@ -41,10 +41,7 @@ class SqlRegistry:
 
     def get_locations(self) -> list[LocationRecord]:
         with self._db.read() as conn:
-            return [
-                _location(row)
-                for row in conn.execute(sa.select(code_locations).order_by(code_locations.c.name))
-            ]
+            return [_location(row) for row in conn.execute(sa.select(code_locations).order_by(code_locations.c.name))]
 
     def delete_location(self, name: str) -> bool:
         with self._db.write() as conn:

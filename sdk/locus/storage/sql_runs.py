@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
 
 from locus.definitions.asset_key import AssetKey
-from locus.execution.events import RunStatus
+from locus.execution.events import Event, EventType, RunStatus
 from locus.execution.runs import RunRecord, RunsFilter
 from locus.storage.database import AnyRow, Database
 from locus.storage.errors import DuplicateRunError, StorageError
-from locus.storage.sql_events import refresh_asset_keys
+from locus.storage.sql_events import INSERT_EVENT, event_params, refresh_asset_keys
 from locus.storage.tables import asset_keys, event_logs, run_tags, runs
 
 _RUN_COLUMNS = (
@@ -52,6 +53,22 @@ class SqlRuns:
         except sa.exc.IntegrityError:
             raise DuplicateRunError(run.run_id) from None
         return run
+
+    def add_queued_run(self, run: RunRecord, message: str) -> RunRecord:
+        """Store a QUEUED run and its RUN_ENQUEUED event in one transaction."""
+        event = Event(run.run_id, EventType.RUN_ENQUEUED, message)
+        try:
+            with self._db.write() as conn:
+                conn.execute(runs.insert(), _run_row(replace(run, status=RunStatus.QUEUED)))
+                if run.tags:
+                    conn.execute(
+                        run_tags.insert(),
+                        [{"run_id": run.run_id, "key": k, "value": v} for k, v in run.tags.items()],
+                    )
+                conn.execute(INSERT_EVENT, event_params(event))
+        except sa.exc.IntegrityError:
+            raise DuplicateRunError(run.run_id) from None
+        return replace(run, status=RunStatus.QUEUED)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._db.read() as conn:
@@ -130,9 +147,7 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
         "asset_selection": (
             [list(key.path) for key in run.asset_selection] if run.asset_selection is not None else None
         ),
-        "step_keys_to_execute": (
-            list(run.step_keys_to_execute) if run.step_keys_to_execute is not None else None
-        ),
+        "step_keys_to_execute": (list(run.step_keys_to_execute) if run.step_keys_to_execute is not None else None),
         "origin": dict(run.origin) if run.origin is not None else None,
     }
     return {

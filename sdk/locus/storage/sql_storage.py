@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from locus.execution.events import RUN_STATUS_BY_EVENT, Event
+from locus.execution.events import RUN_STATUS_BY_EVENT, Event, RunStatus
+from locus.execution.runs import RunRecord
 from locus.storage.base import Storage
 from locus.storage.database import Database
 from locus.storage.schema import ensure_schema, read_schema_state
@@ -42,6 +43,11 @@ class SqlStorage(SqlRuns, SqlEvents, SqlSchedules, SqlRegistry, SqlDaemon):
             # After the commit, so a woken queue sees the new status.
             self.notify_run_status(event.run_id, status)
         return event_id
+
+    def add_queued_run(self, run: RunRecord, message: str) -> RunRecord:
+        queued = super().add_queued_run(run, message)
+        self.notify_run_status(run.run_id, RunStatus.QUEUED)  # after the commit, as store_event does
+        return queued
 
     @property
     def url(self) -> str:

@@ -20,7 +20,7 @@ from locus.codeserver.results import PlanResult
 from locus.definitions.asset_job import IMPLICIT_ASSET_JOB
 from locus.definitions.asset_key import AssetKey
 from locus.definitions.errors import LocusError, SelectionError
-from locus.execution.events import Event, EventType, RunStatus
+from locus.execution.events import EventType, RunStatus
 from locus.execution.runs import RunRecord, new_run_id
 from locus.instance.instance import LocusInstance
 from locus.storage.errors import DuplicateRunError
@@ -176,12 +176,10 @@ def submit_run(manager: WorkspaceManager, instance: LocusInstance, submission: R
         origin={"location_name": submission.location, "pointer": snapshot.code_pointer},
     )
     try:
-        stored = instance.add_run(run)
+        return instance.storage.add_queued_run(run, f"queued by {submission.queued_by}")
     except DuplicateRunError:
         # Another process submitted the same deterministic run id first.
         return instance.get_run(run.run_id) or run
-    instance.store_event(Event(run.run_id, EventType.RUN_ENQUEUED, f"queued by {submission.queued_by}"))
-    return stored
 
 
 def reexecution(
