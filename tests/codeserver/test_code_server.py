@@ -194,3 +194,26 @@ def test_image_comes_from_the_environment(tmp_path: Path) -> None:
         assert c.server_info().image == "registry.example/numbers:1.2"
         assert c.snapshot().image == "registry.example/numbers:1.2"
         assert c.server_info().pid == server.process.pid
+
+
+def _health(target: str, service: str) -> int:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        status: int = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+        return status
+
+
+def test_loaded_health_name_says_whether_the_code_loaded(tmp_path: Path) -> None:
+    from grpc_health.v1 import health_pb2
+
+    from locus.codeserver.server import LOADED_SERVICE
+
+    serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+    with running_server(["-f", "broken_location.py"], cwd=EXAMPLES, log=tmp_path / "broken.log") as broken:
+        assert _health(broken.target, "") == serving  # the process is up: not a liveness failure
+        assert _health(broken.target, LOADED_SERVICE) == not_serving  # but not ready
+    with running_server(["-f", "hello.py"], cwd=EXAMPLES, log=tmp_path / "good.log") as good:
+        assert _health(good.target, LOADED_SERVICE) == serving

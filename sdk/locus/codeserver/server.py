@@ -34,6 +34,10 @@ from locus.definitions.errors import LocusError
 from locus.execution.code_pointer import CodePointer
 
 SERVICE_NAME = "locus.codeserver.v1.CodeServer"
+# A health-check name that is SERVING only when the user's code loaded. The
+# plain check says the process is up (liveness); this one is for readiness, so
+# a rollout whose new code fails to import never replaces the pods serving now.
+LOADED_SERVICE = "locus.loaded"
 CHUNK_SIZE = 1024 * 1024
 IMAGE_ENV = "LOCUS_CURRENT_IMAGE"
 # Threads for calls other than evaluations, so that pings, snapshots and
@@ -233,6 +237,11 @@ def serve(spec: CodeServerSpec, on_ready: Callable[[LoadedLocation, str], None] 
     server.start()
     for service in ("", SERVICE_NAME):
         health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    loaded = location.load_error is None
+    health_servicer.set(
+        LOADED_SERVICE,
+        health_pb2.HealthCheckResponse.SERVING if loaded else health_pb2.HealthCheckResponse.NOT_SERVING,
+    )
     if on_ready is not None:
         on_ready(location, address)
     parent = os.getppid()
