@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from locus.execution.events import Event, EventType
+from locus.execution.runs import RunRecord
+from locus.instance.instance import LocusInstance
+from locus.launchers.base import WorkerHealth, WorkerStatus
 
 REPO = Path(__file__).resolve().parent.parent
 OWN_EXAMPLES = REPO / "examples"
@@ -33,9 +39,7 @@ class Completed:
         return self.stdout + self.stderr
 
 
-def run_locus(
-    *args: str, cwd: Path, home: Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> Completed:
+def run_locus(*args: str, cwd: Path, home: Path, env: dict[str, str] | None = None, timeout: float = 120) -> Completed:
     full_env = {**os.environ, "LOCUS_HOME": str(home), **(env or {})}
     full_env.pop("LOCUS_DEBUG", None)
     proc = subprocess.run(
@@ -47,3 +51,28 @@ def run_locus(
         timeout=timeout,
     )
     return Completed(proc.returncode, proc.stdout, proc.stderr)
+
+
+class RecordingLauncher:
+    """A launcher for queue tests: marks runs STARTING (as the local launcher
+    does) without starting processes, and remembers the order."""
+
+    def __init__(self, instance: LocusInstance) -> None:
+        self.instance = instance
+        self.launched: list[str] = []
+        self.event = threading.Event()
+
+    def launch(self, run: RunRecord) -> bool:
+        self.launched.append(run.run_id)
+        self.instance.store_event(Event(run.run_id, EventType.RUN_STARTING))
+        self.event.set()
+        return True
+
+    def terminate(self, run_id: str) -> bool:
+        return False
+
+    def check_run_worker(self, run: RunRecord) -> WorkerHealth:
+        return WorkerHealth(WorkerStatus.UNKNOWN)
+
+    def kill_run_worker(self, run: RunRecord) -> bool:
+        return False

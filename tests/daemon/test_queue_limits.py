@@ -17,7 +17,7 @@ from locus.execution.events import Event, EventType, RunStatus
 from locus.execution.runs import RunRecord
 from locus.instance.config import RunCoordinatorConfig, parse_instance_config
 from locus.instance.instance import LocusInstance
-from locus.launchers.base import WorkerHealth, WorkerStatus
+from support import RecordingLauncher
 
 
 def coordinator(text: str) -> RunCoordinatorConfig:
@@ -68,26 +68,32 @@ def test_a_tag_limit_with_a_value_counts_only_that_value() -> None:
 
 def test_a_limit_per_unique_value_limits_each_value_on_its_own() -> None:
     config = coordinator(
-        "run_coordinator:\n"
-        "  tag_concurrency_limits: [{key: tenant, value: {applyLimitPerUniqueValue: true}, limit: 1}]"
+        "run_coordinator:\n  tag_concurrency_limits: [{key: tenant, value: {applyLimitPerUniqueValue: true}, limit: 1}]"
     )
-    waiting = [queued("a1", 1, tenant="a"), queued("a2", 2, tenant="a"), queued("b1", 3, tenant="b"),
-               queued("c1", 4, tenant="c"), queued("none", 5)]
+    waiting = [
+        queued("a1", 1, tenant="a"),
+        queued("a2", 2, tenant="a"),
+        queued("b1", 3, tenant="b"),
+        queued("c1", 4, tenant="c"),
+        queued("none", 5),
+    ]
     assert ids(admissible(waiting, [running("r", tenant="c")], config)) == ["a1", "b1", "none"]
 
 
 def test_a_run_held_by_a_tag_limit_does_not_hold_the_runs_behind_it_but_the_global_limit_does() -> None:
-    config = coordinator(
-        "run_coordinator:\n  max_concurrent_runs: 2\n  tag_concurrency_limits: [{key: db, limit: 1}]"
-    )
+    config = coordinator("run_coordinator:\n  max_concurrent_runs: 2\n  tag_concurrency_limits: [{key: db, limit: 1}]")
     waiting = [queued("a", 1, db="x"), queued("b", 2, db="x"), queued("c", 3), queued("d", 4)]
     assert ids(admissible(waiting, [], config)) == ["a", "c"]
 
 
 def test_priority_first_then_oldest_first() -> None:
-    waiting = [queued("old", 1), queued("new-high", 9, **{"locus/priority": "5"}),
-               queued("mid-high", 5, **{"locus/priority": "5"}), queued("low", 0, **{"locus/priority": "-1"}),
-               queued("bad-tag", 2, **{"locus/priority": "urgent"})]
+    waiting = [
+        queued("old", 1),
+        queued("new-high", 9, **{"locus/priority": "5"}),
+        queued("mid-high", 5, **{"locus/priority": "5"}),
+        queued("low", 0, **{"locus/priority": "-1"}),
+        queued("bad-tag", 2, **{"locus/priority": "urgent"}),
+    ]
     assert ids(dequeue_order(waiting)) == ["mid-high", "new-high", "old", "bad-tag", "low"]
     config = coordinator("run_coordinator: {max_concurrent_runs: 1}")
     assert ids(admissible(waiting, [], config)) == ["mid-high"]
@@ -102,30 +108,6 @@ def test_a_malformed_limit_value_names_the_field() -> None:
 
 
 # -- the queue on real storage ------------------------------------------------------------------------------
-
-
-class RecordingLauncher:
-    """Marks runs STARTING (as the local launcher does) and remembers the order."""
-
-    def __init__(self, instance: LocusInstance) -> None:
-        self.instance = instance
-        self.launched: list[str] = []
-        self.event = threading.Event()
-
-    def launch(self, run: RunRecord) -> bool:
-        self.launched.append(run.run_id)
-        self.instance.store_event(Event(run.run_id, EventType.RUN_STARTING))
-        self.event.set()
-        return True
-
-    def terminate(self, run_id: str) -> bool:
-        return False
-
-    def check_run_worker(self, run: RunRecord) -> WorkerHealth:
-        return WorkerHealth(WorkerStatus.UNKNOWN)
-
-    def kill_run_worker(self, run: RunRecord) -> bool:
-        return False
 
 
 @pytest.fixture
@@ -177,8 +159,10 @@ def test_a_paused_queue_launches_nothing(instance: LocusInstance) -> None:
 def test_on_postgres_the_queue_wakes_on_notify_not_its_interval(postgres_url: str, tmp_path: Path) -> None:
     """No ``wake()``: the run is queued through another connection (as the API
     or a schedule in another process would) and the NOTIFY alone starts it."""
-    with LocusInstance.for_url(postgres_url, tmp_path) as instance, \
-            LocusInstance.for_url(postgres_url, tmp_path) as other:
+    with (
+        LocusInstance.for_url(postgres_url, tmp_path) as instance,
+        LocusInstance.for_url(postgres_url, tmp_path) as other,
+    ):
         launcher = RecordingLauncher(instance)
         queue = RunQueue(instance, launcher, poll_interval=60)
         stop = threading.Event()

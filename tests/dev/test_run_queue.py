@@ -13,29 +13,7 @@ from locus.daemon.run_queue import RunQueue
 from locus.execution.events import Event, EventType, RunStatus
 from locus.execution.runs import RunRecord
 from locus.instance.instance import LocusInstance
-from locus.launchers.base import WorkerHealth, WorkerStatus
-
-
-class RecordingLauncher:
-    def __init__(self, instance: LocusInstance) -> None:
-        self.instance = instance
-        self.launched: list[str] = []
-        self.event = threading.Event()
-
-    def launch(self, run: RunRecord) -> bool:
-        self.launched.append(run.run_id)
-        self.instance.store_event(Event(run.run_id, EventType.RUN_STARTING))
-        self.event.set()
-        return True
-
-    def terminate(self, run_id: str) -> bool:
-        return False
-
-    def check_run_worker(self, run: RunRecord) -> WorkerHealth:
-        return WorkerHealth(WorkerStatus.UNKNOWN)
-
-    def kill_run_worker(self, run: RunRecord) -> bool:
-        return False
+from support import RecordingLauncher
 
 
 @pytest.fixture
