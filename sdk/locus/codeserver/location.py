@@ -14,7 +14,6 @@ from locus.codeserver.snapshot import encode_definitions, snapshot_id
 from locus.definitions.asset_job import IMPLICIT_ASSET_JOB
 from locus.definitions.asset_key import AssetKey
 from locus.definitions.errors import CodeLoadError, LocusError, RunConfigError
-from locus.definitions.executors import DEFAULT_EXECUTOR
 from locus.definitions.registry import Definitions
 from locus.execution.code_pointer import CodePointer, load_definitions, resolve_job
 from locus.execution.events import ErrorInfo
@@ -118,8 +117,7 @@ def _plan(
             return PlanResult(job_name, errors=[("asset_selection", message)])
         selected = tuple(defs.asset_graph.toposort(keys))
     job = resolve_job(defs, job_name, selected)
-    executor = job.executor_def or defs.executor or DEFAULT_EXECUTOR
-    resolve_run_config(job, run_config, {**defs.resources, **job.resource_defs}, executor)
+    resolve_run_config(job, run_config, defs.resources_for(job), defs.executor_for(job))
     try:
         plan = build_plan(job, step_keys)
     except LocusError as exc:

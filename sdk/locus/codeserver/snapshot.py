@@ -21,7 +21,6 @@ from typing import Any
 from locus.definitions.asset_job import IMPLICIT_ASSET_JOB
 from locus.definitions.composition import FromOutput, FromOutputs
 from locus.definitions.config_schema import describe_schema
-from locus.definitions.executors import DEFAULT_EXECUTOR
 from locus.definitions.jobs import JobDefinition
 from locus.definitions.registry import Definitions
 from locus.definitions.resources import ResourceDefinition, is_configurable_resource
@@ -205,7 +204,7 @@ def _job(job: JobDefinition, defs: Definitions, key_index: Mapping[Any, int]) ->
         for name, node in job.nodes.items()
         if node.op.config_type is not None
     }
-    executor = job.executor_def or defs.executor or DEFAULT_EXECUTOR
+    executor = defs.executor_for(job)
     return {
         "name": job.name,
         "description": job.description,

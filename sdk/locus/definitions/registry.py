@@ -13,7 +13,7 @@ from locus.definitions.asset_job import IMPLICIT_ASSET_JOB, UnresolvedAssetJobDe
 from locus.definitions.asset_key import AssetKey, CoercibleToAssetKey
 from locus.definitions.assets import DEFAULT_IO_MANAGER_KEY, AssetsDefinition
 from locus.definitions.errors import DefinitionError
-from locus.definitions.executors import ExecutorDefinition
+from locus.definitions.executors import DEFAULT_EXECUTOR, ExecutorDefinition
 from locus.definitions.jobs import JobDefinition
 from locus.definitions.resources import resources_by_key
 from locus.definitions.schedules import ScheduleDefinition
@@ -186,6 +186,15 @@ class Definitions:
             return self.sensors[name]
         except KeyError:
             raise DefinitionError(f"no sensor named '{name}'", f"sensors: {sorted(self.sensors)}") from None
+
+    def executor_for(self, job: JobDefinition) -> ExecutorDefinition:
+        """The executor a run of ``job`` uses: the job's own, else the
+        location's default, else multiprocess (as in Dagster)."""
+        return job.executor_def or self.executor or DEFAULT_EXECUTOR
+
+    def resources_for(self, job: JobDefinition) -> dict[str, Any]:
+        """The resources a run of ``job`` gets: the location's, overridden by the job's own."""
+        return {**self.resources, **job.resource_defs}
 
     def get_all_job_defs(self) -> Sequence[JobDefinition]:
         return list(self.jobs.values())

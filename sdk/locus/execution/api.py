@@ -11,7 +11,7 @@ from locus.definitions.asset_graph import AssetGraph
 from locus.definitions.asset_job import IMPLICIT_ASSET_JOB, build_asset_job
 from locus.definitions.asset_key import AssetKey
 from locus.definitions.errors import DefinitionError, ExecutionError, LocusError
-from locus.definitions.executors import DEFAULT_EXECUTOR, ExecutorDefinition, in_process_executor
+from locus.definitions.executors import ExecutorDefinition, in_process_executor
 from locus.definitions.jobs import JobDefinition
 from locus.definitions.registry import DEFAULT_RESOURCE_KEYS, Definitions, flatten_assets
 from locus.definitions.selection import coerce_selection
@@ -158,8 +158,8 @@ def _prepare(
             raise DefinitionError("the asset selection matches no assets", "check the --select expression")
         selected = tuple(defs.asset_graph.toposort(keys))
     job = resolve_job(defs, job_name, selected)
-    executor = job.executor_def or defs.executor or DEFAULT_EXECUTOR
-    resources = {**defs.resources, **job.resource_defs}
+    executor = defs.executor_for(job)
+    resources = defs.resources_for(job)
     return pointer, defs, job, executor, resources, selected
 
 
@@ -239,8 +239,8 @@ def execute_stored_run(
         pointer = CodePointer.from_dict(origin["pointer"])
         defs = load_definitions(pointer)
         job = resolve_job(defs, run.job_name, run.asset_selection)
-        executor = job.executor_def or defs.executor or DEFAULT_EXECUTOR
-        resources = {**defs.resources, **job.resource_defs}
+        executor = defs.executor_for(job)
+        resources = defs.resources_for(job)
         resolved = resolve_run_config(job, run.run_config, resources, executor)
     except (LocusError, KeyError) as exc:
         if isinstance(exc, KeyError):

@@ -30,10 +30,9 @@ def run_step(payload: dict[str, Any]) -> bool:
     try:
         defs = load_definitions(CodePointer.from_dict(payload["pointer"]))
         job = resolve_job(defs, run.job_name, run.asset_selection)
-        from locus.definitions.executors import DEFAULT_EXECUTOR
 
-        executor = job.executor_def or defs.executor or DEFAULT_EXECUTOR
-        resources = {**defs.resources, **job.resource_defs}
+        executor = defs.executor_for(job)
+        resources = defs.resources_for(job)
         resolved = resolve_run_config(job, run.run_config, resources, executor)
         plan = build_plan(job, run.step_keys_to_execute)
         step = plan.get(step_key)
