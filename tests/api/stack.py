@@ -12,28 +12,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
-from dev.localmode import FINISHED, free_port, wait_until
-from locus.api.app import create_app
-from locus.daemon.run_queue import RunQueue
+from dev.localmode import LocalApi, free_port, wait_until
 from locus.execution.events import Event, EventType, RunStatus
 from locus.execution.runs import RunRecord
 from locus.instance.instance import LocusInstance
-from locus.launchers.local import LocalRunLauncher
-from locus.workspace.config import load_workspace
-from locus.workspace.manager import WorkspaceManager
 
 # Assets with lineage, groups and kinds; an op job whose middle step fails
 # until a flag file exists; one that blocks until a file exists; a schedule
 # and a sensor. Flag files live beside the code (the run's working folder
 # may differ).
-PIPELINE = '''
+PIPELINE = """
 import os
 import time
 from pathlib import Path
@@ -104,7 +97,7 @@ def new_files(context):
 
 defs = Definitions(assets=[orders, order_count, audit], jobs=[etl, blocking], schedules=[nightly],
                    sensors=[new_files])
-'''
+"""
 
 
 def write_workspace(root: Path) -> Path:
@@ -113,60 +106,27 @@ def write_workspace(root: Path) -> Path:
     (code / "pipeline.py").write_text(PIPELINE)
     (code / "broken.py").write_text('raise RuntimeError("this location is broken on purpose")\n')
     workspace = code / "workspace.yaml"
-    workspace.write_text(textwrap.dedent("""\
+    workspace.write_text(
+        textwrap.dedent("""\
         load_from:
           - python_file: {relative_path: pipeline.py, location_name: pipeline}
           - python_file: {relative_path: broken.py, location_name: broken}
-        """))
+        """)
+    )
     return workspace
 
 
-class Stack:
-    """Manager, launcher, run queue and API in this process on ``url``."""
+class Stack(LocalApi):
+    """The local stack on ``url``, whose test locations' blocking assets wait
+    for a release flag that closing the stack sets."""
 
     def __init__(self, workspace_file: Path, home: Path, url: str, auth_token: str | None = None) -> None:
-        home.mkdir(parents=True, exist_ok=True)
-        self.home = home
         self.code = workspace_file.parent
-        if url.startswith("postgres"):
-            # Runs are separate processes that read the instance from $LOCUS_HOME/locus.yaml.
-            (home / "locus.yaml").write_text(f'storage:\n  postgres:\n    url: "{url}"\n')
-        self.instance = LocusInstance.for_url(url, home)
-        self.manager = WorkspaceManager(load_workspace(workspace_file), self.instance)
-        self.queue = RunQueue(self.instance, LocalRunLauncher(self.manager, self.instance), poll_interval=0.1)
-        self.app = create_app(self.instance, self.manager, self.queue, auth_token=auth_token)
-        self.http = TestClient(self.app)
-        self._stop = threading.Event()
-        self._queue_thread = threading.Thread(target=self.queue.run, args=(self._stop,), daemon=True)
-        self.manager.start()
-        self._queue_thread.start()
-        assert self.manager.wait_until_settled(60), [s.status for s in self.manager.locations()]
-
-    def launch(self, **body: Any) -> str:
-        response = self.http.post("/api/runs", json=body)
-        assert response.status_code == 201, response.text
-        run_id: str = response.json()["run_id"]
-        return run_id
-
-    def run(self, run_id: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.http.get(f"/api/runs/{run_id}").json()
-        return body
-
-    def wait_run(self, run_id: str, timeout: float = 60) -> dict[str, Any]:
-        def finished() -> dict[str, Any] | None:
-            body = self.run(run_id)
-            return body if body["run"]["status"] in FINISHED else None
-
-        return wait_until(finished, timeout, f"run {run_id} to finish", interval=0.05)
+        super().__init__(workspace_file, home, url=url, auth_token=auth_token)
 
     def close(self) -> None:
         (self.code / "release.flag").touch()
-        self._stop.set()
-        self.queue.wake()
-        self._queue_thread.join(10)
-        self.manager.stop()
-        self.http.close()
-        self.instance.dispose()
+        super().close()
 
 
 @contextmanager
@@ -197,8 +157,11 @@ def seed_run(
 ) -> RunRecord:
     """A stored run with the events that give it ``status``."""
     at = created_at if created_at is not None else time.time()
-    run = instance.add_run(RunRecord(run_id, job, RunStatus.NOT_STARTED, tags=tags or {}, location_name=location,
-                                     created_at=at, updated_at=at))
+    run = instance.add_run(
+        RunRecord(
+            run_id, job, RunStatus.NOT_STARTED, tags=tags or {}, location_name=location, created_at=at, updated_at=at
+        )
+    )
     path = {
         RunStatus.QUEUED: [EventType.RUN_ENQUEUED],
         RunStatus.STARTED: [EventType.RUN_ENQUEUED, EventType.RUN_STARTING, EventType.RUN_START],

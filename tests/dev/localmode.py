@@ -33,8 +33,9 @@ def free_port() -> int:
         return port
 
 
-def wait_until(check: Callable[[], T | None], timeout: float = 30.0, what: str = "condition",
-               interval: float = 0.05) -> T:
+def wait_until(
+    check: Callable[[], T | None], timeout: float = 30.0, what: str = "condition", interval: float = 0.05
+) -> T:
     """Poll ``check`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -91,7 +92,31 @@ def locus_env(home: Path) -> dict[str, str]:
     return env
 
 
-class LocusDev:
+class RunsClient:
+    """Launching and following runs through the REST API (``self.http``):
+    shared by the harnesses below."""
+
+    http: Any
+
+    def launch(self, **body: Any) -> str:
+        response = self.http.post("/api/runs", json=body)
+        assert response.status_code == 201, response.text
+        run_id: str = response.json()["run_id"]
+        return run_id
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.http.get(f"/api/runs/{run_id}").json()
+        return body
+
+    def wait_run(self, run_id: str, timeout: float = 60) -> dict[str, Any]:
+        def finished() -> dict[str, Any] | None:
+            body = self.run(run_id)
+            return body if body["run"]["status"] in FINISHED else None
+
+        return wait_until(finished, timeout, f"run {run_id} to finish", interval=0.05)
+
+
+class LocusDev(RunsClient):
     """`locus dev` (or ``command``, e.g. "api serve") as a subprocess on a
     free port, with its output in a file."""
 
@@ -104,7 +129,10 @@ class LocusDev:
         with open(self.output, "wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "locus.cli.main", *command.split(), *args, "--port", str(self.port)],
-                cwd=cwd, env=locus_env(home), stdout=out, stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=locus_env(home),
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         self.http = httpx.Client(base_url=self.url, timeout=60)
         wait_until(lambda: self.http.get("/healthz").status_code == 200, 30, f"locus dev on {self.url}")
@@ -119,19 +147,6 @@ class LocusDev:
             return found if all(found[n]["status"] == s for n, s in expected.items()) else None
 
         return wait_until(check, timeout, f"locations {expected}")
-
-    def launch(self, **body: Any) -> str:
-        response = self.http.post("/api/runs", json=body)
-        assert response.status_code == 201, response.text
-        run_id: str = response.json()["run_id"]
-        return run_id
-
-    def wait_run(self, run_id: str, timeout: float = 60) -> dict[str, Any]:
-        def check() -> dict[str, Any] | None:
-            body: dict[str, Any] = self.http.get(f"/api/runs/{run_id}").json()
-            return body if body["run"]["status"] in FINISHED else None
-
-        return wait_until(check, timeout, f"run {run_id} to finish", interval=0.1)
 
     def text(self) -> str:
         return self.output.read_text(errors="replace")
@@ -157,11 +172,19 @@ class LocusDev:
             os.kill(pid, signal.SIGKILL)
 
 
-class LocalApi:
+class LocalApi(RunsClient):
     """Manager, launcher, run queue and API in this process (what `locus dev`
-    wires together), with a TestClient on the API."""
+    wires together), with a TestClient on the API. Storage is SQLite in
+    ``home`` unless ``url`` names another (e.g. a PostgreSQL schema)."""
 
-    def __init__(self, workspace_file: Path, home: Path, settle: bool = True) -> None:
+    def __init__(
+        self,
+        workspace_file: Path,
+        home: Path,
+        settle: bool = True,
+        url: str | None = None,
+        auth_token: str | None = None,
+    ) -> None:
         from fastapi.testclient import TestClient
 
         from locus.api.app import create_app
@@ -173,29 +196,21 @@ class LocalApi:
 
         home.mkdir(parents=True, exist_ok=True)
         self.home = home
-        self.instance = LocusInstance.for_url(f"sqlite:///{home / 'locus.db'}", home)
+        url = url or f"sqlite:///{home / 'locus.db'}"
+        if url.startswith("postgres"):
+            # Runs are separate processes that read the instance from $LOCUS_HOME/locus.yaml.
+            (home / "locus.yaml").write_text(f'storage:\n  postgres:\n    url: "{url}"\n')
+        self.instance = LocusInstance.for_url(url, home)
         self.manager = WorkspaceManager(load_workspace(workspace_file), self.instance)
-        self.queue = RunQueue(self.instance, LocalRunLauncher(self.manager, self.instance), poll_interval=0.2)
-        self.http = TestClient(create_app(self.instance, self.manager, self.queue))
+        self.queue = RunQueue(self.instance, LocalRunLauncher(self.manager, self.instance), poll_interval=0.1)
+        self.app = create_app(self.instance, self.manager, self.queue, auth_token=auth_token)
+        self.http = TestClient(self.app)
         self._stop = threading.Event()
         self._queue_thread = threading.Thread(target=self.queue.run, args=(self._stop,), daemon=True)
         self.manager.start()
         self._queue_thread.start()
         if settle:
             assert self.manager.wait_until_settled(60), [s.status for s in self.manager.locations()]
-
-    def launch(self, **body: Any) -> str:
-        response = self.http.post("/api/runs", json=body)
-        assert response.status_code == 201, response.text
-        run_id: str = response.json()["run_id"]
-        return run_id
-
-    def wait_run(self, run_id: str, timeout: float = 60) -> dict[str, Any]:
-        def check() -> dict[str, Any] | None:
-            body: dict[str, Any] = self.http.get(f"/api/runs/{run_id}").json()
-            return body if body["run"]["status"] in FINISHED else None
-
-        return wait_until(check, timeout, f"run {run_id} to finish", interval=0.1)
 
     def close(self) -> None:
         self._stop.set()
