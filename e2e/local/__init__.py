@@ -1,0 +1,1 @@
+"""The local cluster harness (DESIGN.md section 5b)."""
