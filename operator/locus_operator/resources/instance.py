@@ -88,10 +88,21 @@ class RunRetriesSpec(ResourceModel):
     retry_strategy: Literal["FROM_FAILURE", "ALL_STEPS"] | None = None
 
 
-class ComputeLogsSpec(ResourceModel):
-    """Where step stdout/stderr are kept."""
+class S3ComputeLogsSpec(ResourceModel):
+    """Step output uploaded to S3 while the step runs, so it outlives the pod (credentials: boto3's chain)."""
 
-    base_dir: str | None = None
+    bucket: str = Field(min_length=1, description="The bucket; it must exist.")
+    prefix: str | None = Field(default=None, description="Key prefix. Default: locus-compute-logs.")
+    endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint, e.g. http://minio:9000.")
+    region_name: str | None = None
+    upload_interval: float | None = Field(default=None, gt=0, description="Seconds between uploads. Default: 1.")
+
+
+class ComputeLogsSpec(ResourceModel):
+    """Where step stdout/stderr are kept: files under baseDir, or objects in S3."""
+
+    base_dir: str | None = Field(default=None, description="Local folder (with s3: only while steps write).")
+    s3: S3ComputeLogsSpec | None = None
 
 
 class DaemonSpec(ResourceModel):

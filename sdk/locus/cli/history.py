@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from locus.cli.output import format_duration, format_time, table
 from locus.definitions.errors import LocusError
-from locus.execution.compute_logs import read_step_logs
-from locus.execution.events import EventType, RunStatus
+from locus.execution.compute_logs import ComputeLogError, StepLogs
+from locus.execution.events import EventRecord, EventType, RunStatus
 from locus.execution.runs import RunRecord, RunsFilter
 
 if TYPE_CHECKING:
@@ -98,7 +98,12 @@ def run_logs(args: argparse.Namespace) -> int:
     with _instance() as instance:
         run = _find_run(instance, args.run_id)
         events = instance.get_events(run.run_id)
-        logs_dir = instance.compute_logs_dir
+        outputs: list[tuple[str, StepLogs]] = []
+        logs_error = None
+        try:
+            outputs = _step_outputs(instance, run.run_id, events, args.step)
+        except ComputeLogError as exc:
+            logs_error = exc  # the events are still worth printing
     for record in events:
         e = record.event
         if args.step and e.step_key != args.step:
@@ -111,17 +116,26 @@ def run_logs(args: argparse.Namespace) -> int:
             while cause is not None:
                 print(_indent("caused by: " + cause.traceback.rstrip()))
                 cause = cause.cause
-    if logs_dir is not None:
-        step_keys = dict.fromkeys(r.event.step_key for r in events if r.event.step_key)
-        for step_key in step_keys:
-            if args.step and step_key != args.step:
-                continue
-            out, err = read_step_logs(logs_dir, run.run_id, step_key)
-            for name, text in (("stdout", out), ("stderr", err)):
-                if text.strip():
-                    print(f"--- {step_key} {name} ---")
-                    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    for step_key, output in outputs:
+        for name, text in (("stdout", output.stdout), ("stderr", output.stderr)):
+            if text.strip():
+                print(f"--- {step_key} {name} ---")
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if logs_error is not None:
+        print(f"error: cannot read the step output: {logs_error}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _step_outputs(
+    instance: LocusInstance, run_id: str, events: list[EventRecord], only: str | None
+) -> list[tuple[str, StepLogs]]:
+    """What each step printed, read through the compute-log manager (local
+    files or object storage), in the order the run reached the steps."""
+    logs = instance.compute_log_manager
+    step_keys = list(dict.fromkeys(r.event.step_key for r in events if r.event.step_key))
+    step_keys += [k for k in logs.step_keys(run_id) if k not in step_keys]
+    return [(key, logs.read_step(run_id, key)) for key in step_keys if only is None or key == only]
 
 
 def _indent(text: str) -> str:

@@ -4,9 +4,10 @@ module). Steps whose upstream failed are skipped, not attempted."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from locus.definitions.composition import FromAsset, FromOutput, FromOutputs
 from locus.definitions.errors import ExecutionError, LocusError
@@ -120,7 +121,7 @@ def _run_in_process(
             resources=live,
             emit=emit,
             planned=frozenset(plan.step_keys),
-            compute_logs_dir=instance.compute_logs_dir,
+            compute_logs=instance.compute_log_manager,
             instance=instance,
             output_values=outcome.output_values if spec.keep_outputs else None,
         )
@@ -129,6 +130,18 @@ def _run_in_process(
                 continue
             status[step.key] = execute_step(env, step, on_error=_keep_first(outcome))
     return status
+
+
+# Executors whose code lives in a higher layer (they need a Kubernetes
+# client, which execution/ must not import): imported by name when a run
+# uses them. Each is called like run_multiprocess and returns step results.
+PLUGIN_EXECUTORS: Mapping[str, str] = {"k8s": "locus.launchers.k8s_executor:run_k8s_steps"}
+StepsRunner = Callable[[RunSpec, ExecutionPlan, ExecutionInstance, Emitter], dict[str, bool | None]]
+
+
+def _plugin_executor(name: str) -> StepsRunner:
+    module, _, function = PLUGIN_EXECUTORS[name].partition(":")
+    return cast(StepsRunner, getattr(importlib.import_module(module), function))
 
 
 def _keep_first(outcome: RunOutcome) -> Callable[[BaseException], None]:
@@ -155,11 +168,12 @@ def execute_run(
             from locus.execution.multiprocess import run_multiprocess
 
             status = run_multiprocess(spec, plan, instance, emit)
+        elif spec.executor.name in PLUGIN_EXECUTORS:
+            status = _plugin_executor(spec.executor.name)(spec, plan, instance, emit)
         else:
             raise ExecutionError(
-                f"executor '{spec.executor.name}' cannot run here: k8s_job_executor runs each step as a "
-                "Kubernetes Job and needs a run launched by the Locus operator",
-                "on a laptop, run the job with executor_def=in_process_executor or multiprocess_executor",
+                f"executor '{spec.executor.name}' is not one Locus knows",
+                "use in_process_executor, multiprocess_executor or k8s_job_executor (or one configured from them)",
             )
     except RunCanceled:
         emit(Event(run_id, EventType.RUN_CANCELED, "run canceled: the run process was asked to stop", level="WARNING"))

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from locus.execution.compute_logs import ComputeLogManager
 from locus.execution.events import RUN_STATUS_BY_EVENT, Event, EventRecord, EventType
 from locus.execution.runs import RunRecord
 
@@ -20,7 +21,7 @@ class EphemeralInstance:
         self._next_id = 1
 
     @property
-    def compute_logs_dir(self) -> Path | None:
+    def compute_log_manager(self) -> ComputeLogManager | None:
         return None
 
     @property

@@ -2,7 +2,8 @@
 (``python -m locus.execution.step_worker``), up to ``max_concurrent`` at
 once. Children stream their events over a pipe; the parent stores them, so
 only one process writes the run's log. Step stdout/stderr go straight to the
-compute-log files."""
+compute-log files, kept open with the compute-log manager until the step's
+process exits (so a remote manager uploads them while the step runs)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import selectors
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from locus.definitions.errors import ExecutionError
-from locus.execution.compute_logs import log_paths
+from locus.execution.compute_logs import ComputeLogManager, LocalComputeLogManager
 from locus.execution.engine import Emitter, RunSpec, required_resource_keys, skip_if_blocked
 from locus.execution.events import ErrorInfo, Event, EventType
 from locus.execution.plan import ExecutionPlan, Step
@@ -32,6 +34,8 @@ class _Child:
     proc: subprocess.Popen[bytes]
     reader: IO[bytes]
     err_path: Path
+    # Holds the step's compute logs open until its process has exited.
+    logs: ExitStack = field(default_factory=ExitStack)
     buffer: bytes = b""
     result: bool | None = None
     eof: bool = False
@@ -48,11 +52,11 @@ def _check_io_managers(spec: RunSpec, plan: ExecutionPlan) -> None:
             )
 
 
-def _launch(spec: RunSpec, step: Step, instance: ExecutionInstance, logs: Path) -> _Child:
+def _launch(spec: RunSpec, step: Step, instance: ExecutionInstance, logs: ComputeLogManager) -> _Child:
     assert spec.pointer is not None
+    stack = ExitStack()
+    files = stack.enter_context(logs.open_step(spec.run.run_id, step.key))
     read_fd, write_fd = os.pipe()
-    out_path, err_path = log_paths(logs, spec.run.run_id, step.key)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "pointer": spec.pointer.to_dict(),
         "run": spec.run.to_dict(),
@@ -60,19 +64,27 @@ def _launch(spec: RunSpec, step: Step, instance: ExecutionInstance, logs: Path) 
         "storage_dir": str(instance.storage_dir),
         "event_fd": write_fd,
     }
-    with out_path.open("ab") as out, err_path.open("ab") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "locus.execution.step_worker"],
-            stdin=subprocess.PIPE,
-            stdout=out,
-            stderr=err,
-            pass_fds=(write_fd,),
-        )
-    os.close(write_fd)
+    try:
+        with files.stdout.open("ab") as out, files.stderr.open("ab") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "locus.execution.step_worker"],
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=err,
+                pass_fds=(write_fd,),
+                # Unbuffered, so each print reaches the log file (and its upload) at once.
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+    except BaseException:
+        os.close(read_fd)
+        stack.close()
+        raise
+    finally:
+        os.close(write_fd)
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(payload).encode())
     proc.stdin.close()
-    return _Child(step, proc, os.fdopen(read_fd, "rb", buffering=0), err_path)
+    return _Child(step, proc, os.fdopen(read_fd, "rb", buffering=0), files.stderr, stack)
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -93,7 +105,8 @@ def run_multiprocess(
         )
     _check_io_managers(spec, plan)
     limit = int(spec.resolved.executor_config.get("max_concurrent") or 0) or (os.cpu_count() or 1)
-    logs = instance.compute_logs_dir or Path(tempfile.mkdtemp(prefix="locus-logs-"))
+    # Without a manager the files are still needed, for the tail of a crashed step's stderr.
+    logs = instance.compute_log_manager or LocalComputeLogManager(Path(tempfile.mkdtemp(prefix="locus-logs-")))
     status: dict[str, bool | None] = {}
     pending = list(plan.steps)
     running: dict[int, _Child] = {}
@@ -132,6 +145,7 @@ def run_multiprocess(
                 if not child.eof:
                     continue
                 code = child.proc.wait()
+                child.logs.close()
                 del running[fd]
                 if child.result is None:
                     tail = _tail(child.err_path)
@@ -152,5 +166,6 @@ def run_multiprocess(
         for child in running.values():
             child.proc.kill()
             child.proc.wait()
+            child.logs.close()
         selector.close()
     return status

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from locus.definitions.asset_key import AssetKey
@@ -15,7 +14,7 @@ from locus.definitions.composition import FromAsset, FromOutput, FromOutputs, In
 from locus.definitions.io_managers import InputContext, IOManager, OutputContext
 from locus.definitions.jobs import JobDefinition
 from locus.definitions.ops import Output
-from locus.execution.compute_logs import capture_step_output
+from locus.execution.compute_logs import ComputeLogManager, capture_step_output
 from locus.execution.context import AssetExecutionContext, OpExecutionContext, StepLogger
 from locus.execution.events import ErrorInfo, Event, EventType
 from locus.execution.plan import Step
@@ -33,7 +32,7 @@ class RunEnv:
     resources: Mapping[str, Any]
     emit: Callable[[Event], None]
     planned: frozenset[str]
-    compute_logs_dir: Path | None = None
+    compute_logs: ComputeLogManager | None = None
     instance: Any = None
     # In-process runs keep output values so results can hand them back.
     output_values: dict[tuple[str, str], Any] | None = field(default=None)
@@ -137,7 +136,7 @@ def _run_once(env: RunEnv, step: Step, attempt: int) -> None:
         attempt,
         env.instance,
     )
-    with capture_step_output(env.compute_logs_dir, run_id, step.key):
+    with capture_step_output(env.compute_logs, run_id, step.key):
         returned = op_def.compute.call(context, context.op_config, dict(env.resources), inputs)
         outputs = _as_outputs(step, returned)
     for out in outputs:

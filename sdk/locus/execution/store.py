@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from locus.execution.compute_logs import ComputeLogManager
 from locus.execution.events import Event, EventRecord, EventType
 from locus.execution.runs import RunRecord
 
@@ -36,7 +37,7 @@ class ExecutionInstance(RunStore, Protocol):
     the filesystem IO manager."""
 
     @property
-    def compute_logs_dir(self) -> Path | None: ...
+    def compute_log_manager(self) -> ComputeLogManager | None: ...
 
     @property
     def storage_dir(self) -> Path: ...

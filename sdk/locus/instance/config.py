@@ -85,8 +85,29 @@ class StorageConfig(_Model):
         return self
 
 
+class S3ComputeLogsConfig(_Model):
+    """Step output uploaded to ``s3://<bucket>/<prefix>/<run_id>/<step_key>.out|.err``
+    while the step runs. Credentials come from boto3's usual chain
+    (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, a profile, or the pod's role)."""
+
+    bucket: str = Field(min_length=1, description="The bucket; it must exist.")
+    prefix: str = Field(default="locus-compute-logs", description="Key prefix of every log object.")
+    endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint, e.g. http://minio:9000. Default: AWS."
+    )
+    region_name: str | None = None
+    upload_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between uploads of a running step's output."
+    )
+
+
 class ComputeLogsConfig(_Model):
+    """Where step stdout/stderr are kept: files under ``base_dir``, or with
+    ``s3``, objects in a bucket (``base_dir`` then holds the files only while
+    steps write them)."""
+
     base_dir: str | None = Field(default=None, description="Relative to $LOCUS_HOME. Default: logs.")
+    s3: S3ComputeLogsConfig | None = None
 
 
 class K8sRunLauncherConfig(_Model):

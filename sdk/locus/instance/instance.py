@@ -1,6 +1,7 @@
 """LocusInstance: one process's view of the instance, i.e. its storage,
-where compute logs go and the filesystem IO manager's base folder, built
-from ``$LOCUS_HOME/locus.yaml`` (or defaults: SQLite under ``$LOCUS_HOME``).
+its compute-log manager (where step output goes) and the filesystem IO
+manager's base folder, built from ``$LOCUS_HOME/locus.yaml`` (or defaults:
+SQLite under ``$LOCUS_HOME``).
 
 It is the ExecutionInstance the engine runs against, delegating the run
 store to Storage.
@@ -13,9 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from locus.execution.compute_logs import ComputeLogManager, LocalComputeLogManager
 from locus.execution.events import Event, EventRecord, EventType
 from locus.execution.runs import RunRecord
-from locus.instance.config import CONFIG_FILE_NAME, InstanceConfig, load_instance_config
+from locus.instance.config import CONFIG_FILE_NAME, ComputeLogsConfig, InstanceConfig, load_instance_config
+from locus.instance.errors import InstanceConfigError
 from locus.storage.base import Storage
 from locus.storage.schema import migrate as migrate_schema
 from locus.storage.sql_storage import SqlStorage
@@ -32,6 +35,28 @@ def locus_home() -> Path:
     return home
 
 
+def build_compute_log_manager(config: ComputeLogsConfig, local_dir: Path) -> ComputeLogManager:
+    """The manager ``compute_logs`` asks for; S3 writes through ``local_dir``."""
+    if config.s3 is None:
+        return LocalComputeLogManager(local_dir)
+    # Imported only when configured: boto3 is an optional extra (locus[s3]).
+    try:
+        from locus.s3.compute_logs import S3ComputeLogManager
+    except ImportError as exc:
+        raise InstanceConfigError(
+            f"compute_logs.s3 needs boto3, which is not installed ({exc})", "pip install 'locus[s3]'"
+        ) from None
+    s3 = config.s3
+    return S3ComputeLogManager(
+        bucket=s3.bucket,
+        prefix=s3.prefix,
+        endpoint_url=s3.endpoint_url,
+        region_name=s3.region_name,
+        local_dir=local_dir,
+        upload_interval=s3.upload_interval,
+    )
+
+
 def storage_url(config: InstanceConfig, home: Path) -> str:
     """The storage URL a config means; relative SQLite folders are under ``home``."""
     if config.storage.postgres is not None:
@@ -46,6 +71,7 @@ class LocusInstance:
         self._storage = storage
         self._home = home
         self._config = config or InstanceConfig()
+        self._compute_log_manager: ComputeLogManager | None = None
 
     @classmethod
     def get(cls, migrate: bool = False) -> LocusInstance:
@@ -82,8 +108,17 @@ class LocusInstance:
         return self._home
 
     @property
-    def compute_logs_dir(self) -> Path | None:
+    def compute_logs_dir(self) -> Path:
+        """The local folder step output is written to while a step runs (and,
+        without ``compute_logs.s3``, kept in)."""
         return self._home / (self._config.compute_logs.base_dir or "logs")
+
+    @property
+    def compute_log_manager(self) -> ComputeLogManager:
+        """Where step output is kept and read back from, per ``compute_logs``."""
+        if self._compute_log_manager is None:
+            self._compute_log_manager = build_compute_log_manager(self._config.compute_logs, self.compute_logs_dir)
+        return self._compute_log_manager
 
     @property
     def storage_dir(self) -> Path:

@@ -3,17 +3,18 @@ steps' captured stdout/stderr."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 
 from locus.api.context import ApiContext, context
+from locus.api.errors import ApiError
 from locus.api.models import EventPage, RunLogs
 from locus.api.routers.runs import run_or_404
 from locus.api.sse import run_events
 from locus.api.views import event_body
+from locus.execution.compute_logs import ComputeLogError
 
 router = APIRouter(prefix="/api/runs", tags=["events and logs"])
 
@@ -55,34 +56,24 @@ def stream_events(
     )
 
 
-def _tail(path: Path) -> str:
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        if size <= MAX_LOG_BYTES:
-            return f.read().decode("utf-8", errors="replace")
-        f.seek(size - MAX_LOG_BYTES)
-        kept = f.read().decode("utf-8", errors="replace")
-    return f"[... {size - MAX_LOG_BYTES} earlier bytes not shown ...]\n{kept}"
-
-
 @router.get("/{run_id}/logs", response_model=RunLogs)
 def run_logs(
     run_id: str,
     step: str | None = Query(None, description="only this step"),
     ctx: ApiContext = Depends(context),
 ) -> dict[str, Any]:
-    """Each step's captured stdout and stderr (the last 2 MiB of each)."""
+    """Each step's captured stdout and stderr (the last 2 MiB of each), from
+    the instance's compute-log manager: local files, or object storage."""
     run = run_or_404(ctx, run_id)
-    base = ctx.instance.compute_logs_dir
-    folder = base / run.run_id if base is not None else None
+    manager = ctx.instance.compute_log_manager
     steps: dict[str, dict[str, str]] = {}
-    if folder is not None and folder.is_dir() and folder.parent == base:
-        # Listed, never built from the request: a step name cannot reach outside the folder.
-        for path in sorted(folder.iterdir()):
-            if path.suffix not in (".out", ".err") or not path.is_file():
+    try:
+        # Listed, never built from the request: a step name cannot reach outside the run's logs.
+        for key in manager.step_keys(run.run_id):
+            if step is not None and key != step:
                 continue
-            if step is not None and path.stem != step:
-                continue
-            entry = steps.setdefault(path.stem, {"stdout": "", "stderr": ""})
-            entry["stdout" if path.suffix == ".out" else "stderr"] = _tail(path)
+            logs = manager.read_step(run.run_id, key, MAX_LOG_BYTES)
+            steps[key] = {"stdout": logs.stdout, "stderr": logs.stderr}
+    except ComputeLogError as exc:
+        raise ApiError(502, "compute_logs_unavailable", exc.message, exc.hint) from None
     return {"steps": steps}
