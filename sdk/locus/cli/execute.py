@@ -1,5 +1,7 @@
 """`locus job execute` and `locus asset materialize`: run in this process
-tree against the instance, show progress, end with a summary."""
+tree against the instance, show progress, end with a summary. Also what
+launchers start: `locus execute run` (a stored run) and `locus execute step`
+(one step of it, in a step Job of k8s_job_executor)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from locus.cli.config_input import load_run_config, parse_tags
 from locus.cli.output import ProgressPrinter, format_duration
 from locus.cli.targets import add_target_flags, single_target
 from locus.definitions.asset_job import IMPLICIT_ASSET_JOB
+from locus.definitions.errors import ExecutionError
 from locus.execution.api import execute_job
-from locus.execution.events import EventType
+from locus.execution.events import ErrorInfo, Event, EventType
 from locus.execution.result import ExecutionResult
 
 
@@ -84,6 +87,82 @@ def run_execute(args: argparse.Namespace) -> int:
             print(f"Run {args.run_id} failed before it started; see: locus run logs {args.run_id}", file=sys.stderr)
             return 1
         return summarise(result)
+
+
+def _step_failed_before_start(run_id: str, step_key: str, exc: BaseException) -> Event:
+    error = getattr(exc, "error_info", None) or ErrorInfo.from_exception(exc)
+    message = f"{step_key} failed: {error.summary()}"
+    return Event(run_id, EventType.STEP_FAILURE, message, step_key, "ERROR", error=error)
+
+
+def step_execute(args: argparse.Namespace) -> int:
+    """`locus execute step RUN_ID STEP_KEY`: one step of a stored run, in
+    this process (what each step Job of k8s_job_executor runs). Its events
+    go straight to the instance's storage, where the run's executor reads
+    the result; 0 when the step succeeded, 1 when it failed."""
+    from locus.execution.code_pointer import CodePointer, load_definitions, resolve_job
+    from locus.execution.engine import RunCanceled, required_resource_keys
+    from locus.execution.plan import build_plan
+    from locus.execution.resources import run_resources
+    from locus.execution.run_config import resolve_run_config
+    from locus.execution.step import RunEnv, execute_step
+    from locus.instance.instance import LocusInstance
+
+    def cancel(_signum: int, _frame: object) -> None:
+        raise RunCanceled()
+
+    run_id, step_key = args.run_id, args.step_key
+    printer = ProgressPrinter(verbose=args.verbose)
+    with LocusInstance.get() as instance:
+
+        def emit(event: Event) -> None:
+            instance.store_event(event)
+            printer(event)
+
+        run = instance.get_run(run_id)
+        if run is None:
+            raise ExecutionError(f"no run with id '{run_id}' in this instance", "check LOCUS_HOME / locus.yaml")
+        if run.status.is_finished:
+            print(f"Run {run_id} already ended with {run.status.value}; step {step_key} not executed", file=sys.stderr)
+            return 1
+        # From here on, a stop request is recorded as the step's failure.
+        signal.signal(signal.SIGTERM, cancel)
+        try:
+            try:
+                pointer = CodePointer.from_dict((run.origin or {})["pointer"])
+            except KeyError:
+                raise ExecutionError(
+                    f"run {run_id} has no code pointer in its origin", "launch it through Locus"
+                ) from None
+            defs = load_definitions(pointer)
+            job = resolve_job(defs, run.job_name, run.asset_selection)
+            resources = defs.resources_for(job)
+            resolved = resolve_run_config(job, run.run_config, resources, defs.executor_for(job))
+            plan = build_plan(job, run.step_keys_to_execute)
+            if step_key not in plan.step_keys:
+                raise ExecutionError(f"run {run_id} has no step '{step_key}'", f"its steps are {list(plan.step_keys)}")
+            required = required_resource_keys(job, build_plan(job, [step_key]))
+            with run_resources(resources, resolved.resource_config, instance.storage_dir, run_id, required) as live:
+                env = RunEnv(
+                    run=run,
+                    job=job,
+                    resolved=resolved,
+                    resources=live,
+                    emit=emit,
+                    planned=frozenset(plan.step_keys),
+                    compute_logs=instance.compute_log_manager,
+                    instance=instance,
+                )
+                return 0 if execute_step(env, plan.get(step_key)) else 1
+        except RunCanceled:
+            message = f"{step_key} canceled: the step process was asked to stop (SIGTERM)"
+            error = ErrorInfo("StepCanceled", message, "")
+            emit(Event(run_id, EventType.STEP_FAILURE, message, step_key, "ERROR", error=error,
+                       data={"canceled": True}))
+            return 1
+        except Exception as exc:
+            emit(_step_failed_before_start(run_id, step_key, exc))
+            return 1
 
 
 def job_execute(args: argparse.Namespace) -> int:

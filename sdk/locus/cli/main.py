@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from locus.cli import codeserver, daemon_cmd, dev, execute, history, inspect_defs, workspace_cmd
+from locus.cli import codeserver, daemon_cmd, dev, execute, history, inspect_defs, operator_cmd, workspace_cmd
 from locus.cli.targets import add_target_flags
 from locus.definitions.errors import CodeLoadError, LocusError
 
@@ -96,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_id")
     p.add_argument("-v", "--verbose", action="store_true", help="show every event")
+    p = sub(
+        execute_cmd,
+        "step",
+        "execute one step of a stored run in this process (what k8s_job_executor's step Jobs run)",
+        execute.step_execute,
+    )
+    p.add_argument("run_id")
+    p.add_argument("step_key")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every event")
 
     definitions = commands.add_parser("definitions", help="check code locations").add_subparsers(
         dest="sub", metavar="SUBCOMMAND"
@@ -133,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sub", metavar="SUBCOMMAND"
     )
     sub(workspace, "status", "show each code location's state, with load errors", workspace_cmd.workspace_status)
+    operator = commands.add_parser("operator", help="the Kubernetes operator").add_subparsers(
+        dest="sub", metavar="SUBCOMMAND"
+    )
+    p = sub(operator, "run", "reconcile CodeLocations and Instances into the cluster", operator_cmd.operator_run)
+    operator_cmd.add_run_flags(p)
     return parser
 
 

@@ -47,16 +47,32 @@ k8s_job_executor = ExecutorDefinition(
     name="k8s",
     config_schema={
         "max_concurrent": Field(int, default_value=0, description="step Jobs at once; 0 means unlimited"),
-        "job_namespace": Field(str, is_required=False, description="namespace for step Jobs"),
-        "image_pull_policy": Field(str, is_required=False),
-        "service_account_name": Field(str, is_required=False),
-        "env_vars": Field([str], default_value=[], description="NAME or NAME=value for every step pod"),
-        "labels": Field(dict, default_value={}),
-        "step_k8s_config": Field(dict, default_value={}, description="container/pod/job spec overrides"),
-        "per_step_k8s_config": Field(dict, default_value={}, description="step key -> overrides"),
+        "job_namespace": Field(str, is_required=False, description="namespace for step Jobs (default: the run's)"),
+        "image_pull_policy": Field(str, is_required=False, description="Always, IfNotPresent or Never"),
+        "service_account_name": Field(
+            str, is_required=False, description="service account of step pods (default: the run pod's)"
+        ),
+        "env_vars": Field(
+            [str], default_value=[], description="NAME=value, or NAME for the run pod's value, in every step pod"
+        ),
+        "labels": Field(dict, default_value={}, description="extra labels on step Jobs and their pods"),
+        "step_k8s_config": Field(
+            dict,
+            default_value={},
+            description="overrides for every step Job: Dagster's container_config / pod_spec_config / "
+            "pod_template_spec_metadata / job_spec_config, or a PodTemplateSpec",
+        ),
+        "per_step_k8s_config": Field(
+            dict,
+            default_value={},
+            description="step key -> overrides like step_k8s_config, applied after it; "
+            "an op's locus/k8s-config tag applies last",
+        ),
         **_RETRIES,
     },
-    description="Runs each step as its own Kubernetes Job (inside a run launched by the Locus operator).",
+    description="Runs each step as its own Kubernetes Job, built like the run's pod (inside a run launched by "
+    "the Locus operator). Step pods need the run's storage and an IO manager they all reach (object storage, "
+    "or a shared volume).",
     crosses_processes=True,
 )
 
