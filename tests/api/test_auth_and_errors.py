@@ -22,7 +22,7 @@ def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "x", path)
 
 
-def test_every_route_but_healthz_answers_401_without_the_token(instance: LocusInstance) -> None:
+def test_every_route_but_the_probes_answers_401_without_the_token(instance: LocusInstance) -> None:
     app = create_app(instance, auth_token=TOKEN)
     checked = 0
     # iter_route_contexts flattens app.routes: included routers are nested there.
@@ -32,7 +32,7 @@ def test_every_route_but_healthz_answers_401_without_the_token(instance: LocusIn
                 if method == "HEAD":
                     continue
                 response = http.request(method, _concrete(route.path))
-                if route.path == "/healthz":
+                if route.path in ("/healthz", "/readyz"):
                     assert response.status_code == 200
                     continue
                 checked += 1

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from locus.api.auth import COOKIE_NAME, TOKEN_ENV, BearerAuth, configured_token
+from locus.api.auth import COOKIE_NAME, OPEN_PATHS, TOKEN_ENV, BearerAuth, configured_token
 from locus.api.context import ApiContext
 from locus.api.errors import ERROR_RESPONSES, install_error_handlers
 from locus.api.routers import assets, definitions, events, health, instigators, locations, metrics, runs
@@ -22,7 +22,7 @@ DESCRIPTION = f"""The Locus status API: code locations, definitions, runs, event
 logs, schedules and sensors. Every error is `{{"error": {{"code", "message", "hint", "details"}}}}`.
 
 When the instance has a token (env `{TOKEN_ENV}` or `api.auth_token` in locus.yaml), every
-endpoint but `/healthz` needs `Authorization: Bearer <token>`; browsers may send the cookie
+endpoint but the probes `/healthz` and `/readyz` needs `Authorization: Bearer <token>`; browsers may send the cookie
 `{COOKIE_NAME}` instead (the web page stores it after asking once)."""
 
 _ROUTERS = (health, metrics, locations, definitions, assets, runs, events, instigators)
@@ -83,7 +83,8 @@ def _customise_openapi(app: FastAPI, with_auth: bool) -> None:
                 "cookie": {"type": "apiKey", "in": "cookie", "name": COOKIE_NAME},
             }
             schema["security"] = [{"bearer": []}, {"cookie": []}]
-            schema["paths"].get("/healthz", {}).get("get", {})["security"] = []
+            for probe in OPEN_PATHS:
+                schema["paths"].get(probe, {}).get("get", {})["security"] = []
         app.openapi_schema = schema
         return schema
 

@@ -1,7 +1,7 @@
 """Bearer-token authentication for the whole app.
 
 With a token configured (``LOCUS_API_TOKEN``, else ``api.auth_token`` in
-locus.yaml), every request but ``GET /healthz`` must carry it, either as
+locus.yaml), every request but the probes ``GET /healthz`` and ``GET /readyz`` must carry it, either as
 ``Authorization: Bearer <token>`` (API clients) or as the cookie
 ``locus_token`` (the web page: a browser cannot add headers to the page
 load or to an EventSource). Tokens are compared in constant time.
@@ -24,7 +24,8 @@ from locus.instance.config import InstanceConfig
 
 TOKEN_ENV = "LOCUS_API_TOKEN"
 COOKIE_NAME = "locus_token"
-OPEN_PATHS = frozenset({"/healthz"})
+# Probes: the kubelet sends no token.
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def configured_token(config: InstanceConfig, environ: dict[str, str] | None = None) -> str | None:

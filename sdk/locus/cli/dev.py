@@ -13,6 +13,7 @@ code server, so nothing is left running."""
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import socket
 import sys
@@ -25,6 +26,7 @@ from locus.cli.workspace_cmd import workspace_from_args
 from locus.definitions.errors import LocusError
 
 if TYPE_CHECKING:
+    from locus.workspace.registry_source import RegistryFollower
     from locus.workspace.state import LocationState
 
 DEFAULT_PORT = 3000
@@ -89,7 +91,9 @@ def _serve(args: argparse.Namespace, *, with_queue: bool) -> int:
     from locus.daemon.run_queue import RunQueue
     from locus.instance.instance import LocusInstance
     from locus.launchers.local import LocalRunLauncher
+    from locus.workspace.config import Workspace
     from locus.workspace.manager import WorkspaceManager
+    from locus.workspace.registry_source import RegistryFollower
 
     workspace = workspace_from_args(args, required=with_queue)
     sock = _listen(args.host, args.port)
@@ -100,7 +104,15 @@ def _serve(args: argparse.Namespace, *, with_queue: bool) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     instance = LocusInstance.get()
-    manager = WorkspaceManager(workspace, instance, on_change=StatusPrinter()) if workspace else None
+    follower: RegistryFollower | None = None
+    if workspace is not None:
+        manager: WorkspaceManager | None = WorkspaceManager(workspace, instance, on_change=StatusPrinter())
+    else:
+        # Registry mode (on Kubernetes): the code locations are those the operator
+        # registered, followed as they come and go, so runs can be launched.
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        manager = WorkspaceManager(Workspace(()), instance, on_change=StatusPrinter(), owns_registry=False)
+        follower = RegistryFollower(instance, manager)
     launcher = LocalRunLauncher(manager, instance) if with_queue and manager else None
     queue = RunQueue(instance, launcher) if launcher is not None else None
     daemon = (
@@ -114,6 +126,11 @@ def _serve(args: argparse.Namespace, *, with_queue: bool) -> int:
     try:
         print(f"Locus {'dev' if with_queue else 'API'} at http://{args.host}:{sock.getsockname()[1]} "
               f"(home {instance.home})", flush=True)
+        if follower is not None:
+            print("registry mode: serving the code locations of the instance's registry", flush=True)
+            _sync_quietly(follower)
+            threads.append(threading.Thread(target=_follow, args=(follower, stop), name="locus-registry",
+                                            daemon=True))
         if manager is not None:
             print(f"starting {len(manager.names)} code location(s):", flush=True)
             manager.start()
@@ -143,6 +160,18 @@ def _serve(args: argparse.Namespace, *, with_queue: bool) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         print("stopped", flush=True)
+
+
+def _sync_quietly(follower: RegistryFollower) -> None:
+    try:
+        follower.sync()
+    except Exception:  # storage not reachable yet: the next pass tries again
+        logging.getLogger(__name__).exception("reading the code-location registry failed")
+
+
+def _follow(follower: RegistryFollower, stop: threading.Event) -> None:
+    while not stop.wait(follower.interval):
+        _sync_quietly(follower)
 
 
 def dev(args: argparse.Namespace) -> int:
