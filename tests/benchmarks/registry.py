@@ -36,6 +36,10 @@ _CLIENT = "the client process's VmHWM while it holds the decoded snapshot (the s
 _RUNS_LIST = "the p99 of sequential `GET /api/runs?limit=100` from a loopback httpx client to uvicorn (target 30 ms)"
 _SSE = "the p99 from `store_event` to the SSE client receiving the event (target 100 ms)"
 
+_APPLY = "the p50 from a CodeLocation's POST to its Deployment's ADDED watch event, one at a time (target 200 ms)"
+_RECONCILE = "from the first POST (16 in flight) until each has its Deployment, Service, current status (target 10 s)"
+_OPERATOR = "the operator process's VmHWM once every location is reconciled (not the workload script's)"
+
 _TICK = "from the start of the scheduler pass at which every schedule is due until every run is stored QUEUED"
 
 # fmt: off
@@ -69,5 +73,9 @@ WORKLOADS = [
              postgres=True, max_runs=3, timed=_RUNS_LIST, systems=("locus",)),
     Workload("api_sse_latency", "REST event stream: store_event → SSE client, 300 events, PostgreSQL", 300, 1, 20,
              postgres=True, max_runs=3, timed=_SSE, systems=("locus",)),
+    Workload("operator_apply_latency", "operator: CodeLocation created → its Deployment, p50 over 50 (Locus only)", 50,
+             5, timed=_APPLY, systems=("locus",)),
+    Workload("operator_reconcile_200", "operator: 200 CodeLocations created at once → all reconciled (Locus only)",
+             200, 20, timed=_RECONCILE, rss=_OPERATOR, max_rss_mb=200, systems=("locus",)),
 ]
 # fmt: on

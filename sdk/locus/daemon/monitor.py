@@ -82,7 +82,7 @@ class RunMonitor:
             return
         health = self._launcher.check_run_worker(run)
         if health.status == WorkerStatus.DEAD:
-            self._worker_died(run, health.pid)
+            self._worker_died(run, health.pid, health.message)
             return
         if run.status == RunStatus.STARTING:
             since = self._entered(run, EventType.RUN_STARTING)
@@ -107,13 +107,14 @@ class RunMonitor:
                 f"run did not stop within {timeout:g} s of being canceled; its worker was killed",
             )
 
-    def _worker_died(self, run: RunRecord, pid: int | None) -> None:
+    def _worker_died(self, run: RunRecord, pid: int | None, detail: str = "") -> None:
         current = self._instance.get_run(run.run_id)
         # The worker may have recorded the end of the run just before exiting.
         if current is None or current.status not in (RunStatus.STARTING, RunStatus.STARTED):
             return
         who = f"run worker process {pid}" if pid is not None else "the run worker process"
-        message = f"{who} exited without finishing the run"
+        # A worker that is not a local process (a Kubernetes pod) says what happened to it.
+        message = f"{who} exited without finishing the run" + (f": {detail}" if detail and pid is None else "")
         attempt = int(current.tags.get(RESUME_ATTEMPT_TAG, "0") or 0)
         if attempt < self._config.max_resume_run_attempts:
             # Tag before failing: the retry loop acts on FAILURE runs, and must
