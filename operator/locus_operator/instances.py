@@ -99,10 +99,14 @@ def instance_spec(instance: Instance, namespace: str, name: str, uid: str, image
         run_monitoring=_settings(spec.run_monitoring, RunMonitoringConfig),
         run_retries=_settings(spec.run_retries, RunRetriesConfig),
         compute_logs=_settings(spec.compute_logs, ComputeLogsConfig),
-        daemon=DaemonSpec(resources=spec.daemon.resources if spec.daemon else None),
+        daemon=DaemonSpec(
+            resources=spec.daemon.resources if spec.daemon else None,
+            pod_template=spec.daemon.pod_template if spec.daemon else None,
+        ),
         api=ApiSpec(
             replicas=api.replicas if api else 1,
             resources=api.resources if api else None,
+            pod_template=api.pod_template if api else None,
             auth_secret=SecretKey(api.auth_secret_ref.name, api.auth_secret_ref.key)
             if api and api.auth_secret_ref
             else None,
@@ -351,3 +355,11 @@ async def run_pod_changed(ctx: OperatorContext, pod: Mapping[str, Any]) -> None:
         if run_id is not None and key[1] == instance_name:
             name = (pod.get("metadata") or {}).get("name", "")
             await asyncio.to_thread(runs.launcher.pod_failed, run_id, name, problem)
+
+
+async def run_job_changed(ctx: OperatorContext, job: Mapping[str, Any], deleted: bool) -> None:
+    """A run Job finished or was deleted: free its run-queue slot."""
+    labels = (job.get("metadata") or {}).get("labels") or {}
+    for key, runs in list(ctx.runs.items()):
+        if key[1] == labels.get(INSTANCE_LABEL):
+            runs.launcher.job_changed(job, deleted)

@@ -20,7 +20,13 @@ from locus.k8s.jobs import RUN_COMPONENT
 from locus.k8s.labels import COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGER
 from locus_operator.codelocations import delete_location, location_for_child, reconcile_location
 from locus_operator.context import OperatorContext, OperatorSettings
-from locus_operator.instances import delete_instance, instance_for_child, reconcile_instance, run_pod_changed
+from locus_operator.instances import (
+    delete_instance,
+    instance_for_child,
+    reconcile_instance,
+    run_job_changed,
+    run_pod_changed,
+)
 from locus_operator.kube import Credentials, KubeClient
 from locus_operator.resources import GROUP, VERSION
 from locus_operator.workqueue import WorkQueue
@@ -134,6 +140,11 @@ def build_registry(settings: OperatorSettings, holder: _Holder) -> kopf.Operator
 
     for group, version, plural in (("apps", "v1", "deployments"), ("", "v1", "pods"), ("batch", "v1", "jobs")):
         kopf.on.event(group, version, plural, labels=MANAGED, registry=registry)(child_event)
+
+    @kopf.on.event("batch", "v1", "jobs", labels={**MANAGED, COMPONENT_LABEL: RUN_COMPONENT}, registry=registry)
+    async def run_job_event(type: str, body: kopf.Body, **_: Any) -> None:
+        if holder.ctx is not None:
+            await run_job_changed(holder.ctx, dict(body), deleted=type == "DELETED")
 
     @kopf.on.event("", "v1", "pods", labels={**MANAGED, COMPONENT_LABEL: RUN_COMPONENT}, registry=registry)
     async def run_pod_event(type: str, body: kopf.Body, **_: Any) -> None:

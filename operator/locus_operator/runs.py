@@ -119,7 +119,9 @@ class K8sRunLauncher:
         self.settings = settings
         self._find_location = find_location
         self._jobs: dict[str, tuple[str, str]] = {}  # run id -> (namespace, Job name)
+        self._active: set[str] = set()  # runs whose Job has not finished: they hold a queue slot
         self._lock = threading.Lock()
+        self.on_slot_freed: Any = None  # called when a run's Job finishes (wakes the queue)
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(CALL_TIMEOUT)
@@ -157,11 +159,37 @@ class K8sRunLauncher:
             message = f"Job {spec.namespace}/{job_name} already exists: the run was launched before"
         with self._lock:
             self._jobs[run.run_id] = (spec.namespace, job_name)
+            self._active.add(run.run_id)
         self._instance.store_event(
             Event(run.run_id, EventType.ENGINE_EVENT, message,
                   data={JOB_EVENT_KEY: job_name, "namespace": spec.namespace, "image": spec.image})
         )
         return True
+
+    def active_runs(self) -> set[str]:
+        with self._lock:
+            return set(self._active)
+
+    def adopt_active(self) -> None:
+        """After a restart: the unfinished run Jobs in the Instance's namespace
+        hold their slots (Jobs placed in other namespaces report as they finish)."""
+        labels = {"app.kubernetes.io/component": "run", "app.kubernetes.io/instance": self.settings.name}
+        jobs = self._call(self._client.list("Job", self.settings.namespace, labels))
+        running = {run_id for job in jobs if (run_id := run_id_of(job)) is not None and not job_finished(job)}
+        with self._lock:
+            self._active |= running
+
+    def job_changed(self, job: Mapping[str, Any], deleted: bool) -> None:
+        """A run Job finished or went away: its slot is free."""
+        run_id = run_id_of(job)
+        if run_id is None or not (deleted or job_finished(job)):
+            return
+        with self._lock:
+            if run_id not in self._active:
+                return
+            self._active.discard(run_id)
+        if self.on_slot_freed is not None:
+            self.on_slot_freed()
 
     def _job_of(self, run_id: str) -> tuple[str, str] | None:
         with self._lock:
@@ -213,8 +241,7 @@ class K8sRunLauncher:
         problem = next((p for p in map(pod_problem, pods) if p is not None and p.final), None)
         if problem is not None:
             return WorkerHealth(WorkerStatus.DEAD, message=f"run pod: {problem.message}")
-        conditions = (job.get("status") or {}).get("conditions") or ()
-        if any(c.get("type") in ("Failed", "Complete") and c.get("status") == "True" for c in conditions):
+        if job_finished(job):
             return WorkerHealth(WorkerStatus.DEAD, message=f"the run's Job {namespace}/{name} ended")
         return WorkerHealth(WorkerStatus.RUNNING)
 
@@ -247,7 +274,13 @@ class InstanceRuns:
     _canceling: set[str] = field(default_factory=set)
 
     def start(self) -> None:
-        queue = RunQueue(self.instance, self.launcher)
+        queue = RunQueue(self.instance, self.launcher, still_running=self.launcher.active_runs)
+        self.launcher.on_slot_freed = queue.wake
+        try:
+            self.launcher.adopt_active()
+        except Exception:
+            log.warning("could not list the run Jobs still running; their slots count once they report",
+                        exc_info=True)
         monitor = RunMonitor(self.instance, self.launcher)
         self.threads = [
             threading.Thread(target=queue.run, args=(self.stop,), name="locus-run-queue", daemon=True),
@@ -282,6 +315,11 @@ class InstanceRuns:
 def make_instance(storage: Storage, config: InstanceConfig) -> LocusInstance:
     home = Path(tempfile.mkdtemp(prefix="locus-operator-"))
     return LocusInstance(storage, home, config)
+
+
+def job_finished(job: Mapping[str, Any]) -> bool:
+    conditions = (job.get("status") or {}).get("conditions") or ()
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions)
 
 
 def run_id_of(pod: Mapping[str, Any]) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from locus.daemon.coordinator import IN_PROGRESS_STATUSES, admissible
 from locus.execution.events import RunStatus
@@ -40,12 +40,16 @@ class RunQueue:
         poll_interval: float | None = None,
         config: RunCoordinatorConfig | None = None,
         clock: Callable[[], float] = time.time,
+        still_running: Callable[[], Collection[str]] | None = None,
     ) -> None:
         self._instance = instance
         self._launcher = launcher
         self._config = config if config is not None else instance.config.run_coordinator
         self.interval = poll_interval if poll_interval is not None else self._config.dequeue_interval_seconds
         self._clock = clock
+        # Runs that ended in storage but whose worker still runs (a Kubernetes
+        # Job whose pod is exiting): they keep their slot until it is gone.
+        self._still_running = still_running
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one pass at a time, whoever calls it
 
@@ -63,8 +67,15 @@ class RunQueue:
         return newest_first[::-1]
 
     def in_progress(self) -> list[RunRecord]:
-        """The runs holding a slot: STARTING, STARTED or CANCELING."""
-        return self._instance.storage.get_runs(RunsFilter(statuses=IN_PROGRESS_STATUSES))
+        """The runs holding a slot: STARTING, STARTED or CANCELING, and
+        those whose worker the launcher still sees running."""
+        running = self._instance.storage.get_runs(RunsFilter(statuses=IN_PROGRESS_STATUSES))
+        if self._still_running is not None:
+            known = {run.run_id for run in running}
+            for run_id in self._still_running():
+                if run_id not in known and (run := self._instance.get_run(run_id)) is not None:
+                    running.append(run)
+        return running
 
     def admit(self, queued: Sequence[RunRecord], in_progress: Sequence[RunRecord] | None = None) -> list[RunRecord]:
         """Which of the queued runs may start now, in launch order."""

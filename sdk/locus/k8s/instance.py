@@ -30,6 +30,7 @@ from locus.k8s.pods import (
     CONFIG_FILE_NAME,
     LOCUS_HOME_ENV,
     LOCUS_HOME_PATH,
+    apply_pod_template_overrides,
     container_security_context,
     pod_security_context,
     writable_mounts,
@@ -66,6 +67,7 @@ class PostgresSpec:
 @dataclass(frozen=True)
 class DaemonSpec:
     resources: Mapping[str, Any] | None = None
+    pod_template: Mapping[str, Any] | None = None  # PodTemplateSpec overrides (also for the migration Job)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class ApiSpec:
     replicas: int = 1
     resources: Mapping[str, Any] | None = None
     auth_secret: SecretKey | None = None
+    pod_template: Mapping[str, Any] | None = None  # PodTemplateSpec overrides
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,13 @@ def _container(
     return container
 
 
-def _pod_template(spec: InstanceSpec, component: str, container: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def _pod_template(
+    spec: InstanceSpec,
+    component: str,
+    container: dict[str, Any],
+    overrides: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     pod_spec: dict[str, Any] = {
         "containers": [container],
         "volumes": writable_volumes(config_map_name(spec)),
@@ -201,7 +210,7 @@ def _pod_template(spec: InstanceSpec, component: str, container: dict[str, Any],
     }
     if spec.service_account_name:
         pod_spec["serviceAccountName"] = spec.service_account_name
-    return {
+    template = {
         "metadata": {
             "labels": spec.labels(component),
             # Pods roll when locus.yaml changes (it is mounted with subPath,
@@ -210,6 +219,7 @@ def _pod_template(spec: InstanceSpec, component: str, container: dict[str, Any],
         },
         "spec": pod_spec,
     }
+    return apply_pod_template_overrides(template, overrides, spec.selector(component))
 
 
 def migration_job(spec: InstanceSpec) -> dict[str, Any]:
@@ -221,7 +231,7 @@ def migration_job(spec: InstanceSpec) -> dict[str, Any]:
         "spec": {
             "backoffLimit": 3,
             "activeDeadlineSeconds": 600,
-            "template": _pod_template(spec, "migration", container, restartPolicy="Never"),
+            "template": _pod_template(spec, "migration", container, spec.daemon.pod_template, restartPolicy="Never"),
         },
     }
 
@@ -237,7 +247,7 @@ def daemon_deployment(spec: InstanceSpec) -> dict[str, Any]:
             "replicas": 1,
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": spec.selector("daemon")},
-            "template": _pod_template(spec, "daemon", container),
+            "template": _pod_template(spec, "daemon", container, spec.daemon.pod_template),
         },
     }
 
@@ -267,7 +277,7 @@ def api_deployment(spec: InstanceSpec) -> dict[str, Any]:
             "replicas": spec.api.replicas,
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "selector": {"matchLabels": spec.selector("api")},
-            "template": _pod_template(spec, "api", container),
+            "template": _pod_template(spec, "api", container, spec.api.pod_template),
         },
     }
 
