@@ -182,13 +182,17 @@ class LocalCluster:
 
     ``images``: image reference (or glob) -> :class:`ImageEnv`; more can be added while running
     with :meth:`add_images` (a pod in ImagePullBackOff then starts). ``work_dir``: where everything
-    goes (default: a temporary folder, removed on exit unless ``keep_work_dir``)."""
+    goes (default: a temporary folder, removed on exit unless ``keep_work_dir``). ``kubelet_args`` and
+    ``apiserver_args``: more command-line arguments for either server (``("--log-level", "INFO")``
+    logs every request the API server answers, with its User-Agent, in ``apiserver.log``)."""
 
     def __init__(self, images: Mapping[str, ImageEnv] | None = None, *, work_dir: str | os.PathLike[str] | None = None,
                  keep_work_dir: bool = False, startup_timeout: float = 30.0, pass_env: Iterable[str] = (),
                  probe_period_cap: float = 1.0, probe_delay_cap: float = 1.0, progress_deadline_cap: float = 30.0,
-                 pod_ip_start: str | None = None, kubelet_args: Sequence[str] = ()) -> None:
+                 pod_ip_start: str | None = None, kubelet_args: Sequence[str] = (),
+                 apiserver_args: Sequence[str] = ()) -> None:
         self.images: dict[str, ImageEnv] = dict(images or {})
+        self.apiserver_args = list(apiserver_args)  # e.g. ("--log-level", "INFO"): every request in apiserver.log
         self._given_work_dir = Path(work_dir) if work_dir is not None else None
         self.keep_work_dir = keep_work_dir or work_dir is not None
         self.startup_timeout = startup_timeout
@@ -238,7 +242,7 @@ class LocalCluster:
         write_images(self.images_file, self.images)
         try:
             url = self._spawn("apiserver", ["-m", "e2e.local.apiserver", "--port", "0",
-                                            "--kubeconfig", str(self.kubeconfig)])
+                                            "--kubeconfig", str(self.kubeconfig), *self.apiserver_args])
             self.url = url.strip()
             self._api = Api(self.url)
             self._spawn("kubelet", self._kubelet_command())

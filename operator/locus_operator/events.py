@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from locus_operator.conditions import now
-from locus_operator.kube import ApiError, KubeClient
+from locus_operator.kube import ApiError, KubeClient, NotPermitted
 
 log = logging.getLogger(__name__)
 COMPONENT = "locus-operator"
@@ -61,6 +61,6 @@ async def post_event(
             existing = await client.get("Event", namespace, event_name)
             count = int((existing or {}).get("count") or 1) + 1
             await client.patch("Event", namespace, event_name, {"count": count, "lastTimestamp": stamp})
-    except ApiError:
+    except (ApiError, NotPermitted):
         # An event is a courtesy: failing to post one must not fail a reconcile.
         log.warning("could not post event %s on %s/%s", reason, namespace, name, exc_info=True)

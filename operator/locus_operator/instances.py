@@ -225,7 +225,7 @@ async def reconcile_instance(ctx: OperatorContext, key: InstanceKey) -> None:
         await apply(ctx.client, api_service(spec))
         had_storage = ctx.storages.get(key) is not None
         storage = ctx.storages.set(key, storage_url(instance, password))
-        ensure_runs(ctx, key, storage, run_settings(instance, spec))
+        await ensure_runs(ctx, key, storage, run_settings(instance, spec))
         schema = await schema_version(storage)
         locations = await count_locations(storage)
         if not had_storage:
@@ -289,13 +289,15 @@ def run_settings(instance: Instance, spec: InstanceSpec) -> InstanceRunSettings:
     )
 
 
-def ensure_runs(ctx: OperatorContext, key: InstanceKey, storage: Storage, settings: InstanceRunSettings) -> None:
+async def ensure_runs(
+    ctx: OperatorContext, key: InstanceKey, storage: Storage, settings: InstanceRunSettings
+) -> None:
     """Start the Instance's run queue and monitor, or restart them when its settings changed."""
     current = ctx.runs.get(key)
     if current is not None and current.launcher.settings == settings and current.instance.storage is storage:
         return
     if current is not None:
-        current.close()
+        await asyncio.to_thread(current.close)
     loop = asyncio.get_running_loop()
 
     async def find_location(name: str) -> LocationRunSettings | None:
@@ -303,6 +305,10 @@ def ensure_runs(ctx: OperatorContext, key: InstanceKey, storage: Storage, settin
 
     instance = make_instance(storage, settings.config)
     launcher = K8sRunLauncher(loop, ctx.client, instance, settings, find_location)
+    # Run Jobs of the Instance's namespace still running (e.g. across an operator
+    # restart) keep their queue slots; ones placed elsewhere report as they end.
+    selector = {"app.kubernetes.io/component": "run", "app.kubernetes.io/instance": settings.name}
+    launcher.adopt(await ctx.client.list("Job", settings.namespace, selector))
     runs = InstanceRuns(launcher, instance)
     runs.start()
     ctx.runs[key] = runs

@@ -60,6 +60,8 @@ KINDS: dict[str, Kind] = {
 
 _VERBS = {"GET": "get", "POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}
 MERGE_PATCH = "application/merge-patch+json"
+# kopf's own calls say kopf/<version>; an API server's audit log tells the two apart.
+USER_AGENT = "locus-operator/0.1.0"
 
 
 class ApiError(Exception):
@@ -131,9 +133,10 @@ class Credentials:
         return context
 
     def headers(self) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT}
         if self.token:
-            return {"Authorization": f"Bearer {self.token}"}
-        return {}
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
 
 
 class KubeClient:

@@ -40,7 +40,7 @@ RULES: tuple[Rule, ...] = (
     # The database password of an Instance, for registering locations.
     Rule("", ("secrets",), ("get",)),
     # Kubernetes events for important transitions.
-    Rule("", ("events",), ("create", "patch")),
+    Rule("", ("events",), ("get", "create", "patch")),  # get: to bump the count of a repeated event
     Rule("events.k8s.io", ("events",), ("create", "patch")),
     # kopf: resource discovery and, cluster-wide, the namespaces it serves.
     Rule("apiextensions.k8s.io", ("customresourcedefinitions",), ("list", "watch"), cluster_scoped=True),

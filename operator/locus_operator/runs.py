@@ -170,11 +170,8 @@ class K8sRunLauncher:
         with self._lock:
             return set(self._active)
 
-    def adopt_active(self) -> None:
-        """After a restart: the unfinished run Jobs in the Instance's namespace
-        hold their slots (Jobs placed in other namespaces report as they finish)."""
-        labels = {"app.kubernetes.io/component": "run", "app.kubernetes.io/instance": self.settings.name}
-        jobs = self._call(self._client.list("Job", self.settings.namespace, labels))
+    def adopt(self, jobs: list[dict[str, Any]]) -> None:
+        """After a restart: the unfinished run Jobs still hold their slots."""
         running = {run_id for job in jobs if (run_id := run_id_of(job)) is not None and not job_finished(job)}
         with self._lock:
             self._active |= running
@@ -276,11 +273,6 @@ class InstanceRuns:
     def start(self) -> None:
         queue = RunQueue(self.instance, self.launcher, still_running=self.launcher.active_runs)
         self.launcher.on_slot_freed = queue.wake
-        try:
-            self.launcher.adopt_active()
-        except Exception:
-            log.warning("could not list the run Jobs still running; their slots count once they report",
-                        exc_info=True)
         monitor = RunMonitor(self.instance, self.launcher)
         self.threads = [
             threading.Thread(target=queue.run, args=(self.stop,), name="locus-run-queue", daemon=True),

@@ -325,3 +325,9 @@ def test_api_serve_without_a_workspace_lists_a_registered_location_and_its_asset
         assert {a["location"] for a in assets} == {LOC}, assets
         jobs = api.http.get(f"/api/locations/{LOC}/jobs").json()
         assert {j["name"] for j in jobs["jobs"]} == {"process_numbers", "process_numbers_asset"}, jobs
+        # Launching works too: the run waits QUEUED for whoever hosts the queue
+        # (the operator on Kubernetes); the API itself never starts it.
+        created = api.http.post("/api/runs", json={"location": LOC, "job_name": "process_numbers_asset"})
+        assert created.status_code == 201, created.text
+        run = api.http.get(f"/api/runs/{created.json()['run_id']}").json()["run"]
+        assert run["status"] == "QUEUED"

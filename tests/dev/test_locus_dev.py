@@ -154,19 +154,21 @@ def test_stopping_dev_cancels_a_run_in_flight_and_leaves_no_process(tmp_path: Pa
     assert "CANCELED" in status.output, status.output
 
 
-def test_api_serve_without_a_workspace_serves_the_registry(tmp_path: Path) -> None:
+def test_api_serve_without_a_workspace_leaves_out_locations_not_serving_yet(tmp_path: Path) -> None:
+    """A registered location with no endpoint yet (its code server not up) is
+    not offered for launching; see tests/daemon/test_registry_mode.py for
+    one that serves."""
     from locus.instance.instance import LocusInstance
     from locus.storage.records import LocationRecord, LocationStatus
 
     home = tmp_path / "home"
     home.mkdir()
     with LocusInstance.for_url(f"sqlite:///{home / 'locus.db'}", home) as instance:
-        instance.storage.upsert_location(LocationRecord("elsewhere", LocationStatus.LOADED, snapshot_id="abc"))
+        instance.storage.upsert_location(LocationRecord("elsewhere", LocationStatus.LOADING))
     with LocusDev([], cwd=tmp_path, home=home, command="api serve") as api:
-        (found,) = api.http.get("/api/locations").json()["locations"]
-        assert found["name"] == "elsewhere" and found["snapshot_id"] == "abc"
+        assert api.http.get("/api/locations").json()["locations"] == []
         refused = api.http.post("/api/runs", json={"location": "elsewhere", "asset_selection": "*"})
-        assert refused.status_code == 409 and refused.json()["error"]["code"] == "no_workspace"
+        assert refused.status_code == 404 and refused.json()["error"]["code"] == "location_not_found"
         assert api.stop(signal.SIGTERM) == 0
 
 

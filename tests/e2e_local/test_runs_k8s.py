@@ -8,8 +8,8 @@ from __future__ import annotations
 import base64
 import os
 import pickle
-import signal
 import shutil
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,9 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
-
 import tests.s3.conftest as s3_fixtures
+import yaml
 from e2e.local.cluster import LocalCluster
 from e2e.local.images import ImageEnv
 from tests.e2e_local.operator_support import (
