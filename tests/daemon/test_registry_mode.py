@@ -331,3 +331,30 @@ def test_api_serve_without_a_workspace_lists_a_registered_location_and_its_asset
         assert created.status_code == 201, created.text
         run = api.http.get(f"/api/runs/{created.json()['run_id']}").json()["run"]
         assert run["status"] == "QUEUED"
+
+
+@pytest.mark.postgres
+def test_the_api_follower_wakes_on_a_registry_notification_not_its_poll(
+    postgres_url: str, tmp_path: Path, servers: tuple[Server, Server]
+) -> None:
+    """On PostgreSQL a registered location is picked up at once: the follower
+    here polls only every 60 s, so finding it sooner means NOTIFY woke it."""
+    import threading
+
+    from locus.cli.dev import _follow
+
+    instance = instance_at(postgres_url, tmp_path)
+    manager = WorkspaceManager(registry_workspace([]), instance, owns_registry=False)
+    follower = RegistryFollower(instance, manager, interval=60)
+    stop = threading.Event()
+    thread = threading.Thread(target=_follow, args=(follower, instance, stop), daemon=True)
+    with manager:
+        thread.start()
+        registrar = instance_at(postgres_url, tmp_path)  # another process's connection, as the operator's
+        registrar.storage.upsert_location(servers[0].record())
+        wait_until(lambda: LOC in manager.names, 15, "the follower to pick up the registered location")
+        registrar.storage.delete_location(LOC)
+        wait_until(lambda: LOC not in manager.names, 15, "the follower to drop the deregistered location")
+        registrar.dispose()
+    stop.set()
+    instance.dispose()

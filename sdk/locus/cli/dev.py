@@ -26,6 +26,7 @@ from locus.cli.workspace_cmd import workspace_from_args
 from locus.definitions.errors import LocusError
 
 if TYPE_CHECKING:
+    from locus.instance.instance import LocusInstance
     from locus.workspace.registry_source import RegistryFollower
     from locus.workspace.state import LocationState
 
@@ -129,7 +130,7 @@ def _serve(args: argparse.Namespace, *, with_queue: bool) -> int:
         if follower is not None:
             print("registry mode: serving the code locations of the instance's registry", flush=True)
             _sync_quietly(follower)
-            threads.append(threading.Thread(target=_follow, args=(follower, stop), name="locus-registry",
+            threads.append(threading.Thread(target=_follow, args=(follower, instance, stop), name="locus-registry",
                                             daemon=True))
         if manager is not None:
             print(f"starting {len(manager.names)} code location(s):", flush=True)
@@ -169,9 +170,21 @@ def _sync_quietly(follower: RegistryFollower) -> None:
         logging.getLogger(__name__).exception("reading the code-location registry failed")
 
 
-def _follow(follower: RegistryFollower, stop: threading.Event) -> None:
-    while not stop.wait(follower.interval):
-        _sync_quietly(follower)
+def _follow(follower: RegistryFollower, instance: LocusInstance, stop: threading.Event) -> None:
+    """Re-read the registry when PostgreSQL announces a change (at once), or
+    every ``interval`` seconds (SQLite, or a missed notification)."""
+    from locus.storage.sql_registry import LOCATIONS_CHANNEL
+
+    while not stop.is_set():
+        try:
+            with instance.storage.listen([LOCATIONS_CHANNEL]) as listener:
+                while not stop.is_set():
+                    # Listening first, then reading: no change can fall in between.
+                    _sync_quietly(follower)
+                    listener.wait(follower.interval)
+        except Exception:  # the LISTEN connection was lost: listen again
+            logging.getLogger(__name__).exception("listening for registry changes failed")
+            stop.wait(follower.interval)
 
 
 def dev(args: argparse.Namespace) -> int:

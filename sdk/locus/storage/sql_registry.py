@@ -12,9 +12,17 @@ from locus.storage.database import AnyRow, Database
 from locus.storage.records import LocationRecord, LocationStatus
 from locus.storage.tables import code_locations, kvs
 
+# Registry changes are announced here (PostgreSQL), so followers - the API
+# and the daemon on Kubernetes - pick a new location up at once.
+LOCATIONS_CHANNEL = "locus_locations"
+
 
 class SqlRegistry:
     _db: Database
+
+    def _announce(self, conn: sa.Connection, name: str) -> None:
+        if self._db.dialect == "postgresql":  # sent when the transaction commits
+            conn.execute(sa.text("SELECT pg_notify(:channel, :name)"), {"channel": LOCATIONS_CHANNEL, "name": name})
 
     def upsert_location(self, location: LocationRecord) -> LocationRecord:
         body = {
@@ -32,6 +40,7 @@ class SqlRegistry:
         }
         with self._db.write() as conn:
             conn.execute(self._db.upsert(code_locations, row, keys=("name",)))
+            self._announce(conn, location.name)
         return location
 
     def get_location(self, name: str) -> LocationRecord | None:
@@ -45,7 +54,10 @@ class SqlRegistry:
 
     def delete_location(self, name: str) -> bool:
         with self._db.write() as conn:
-            return conn.execute(code_locations.delete().where(code_locations.c.name == name)).rowcount > 0
+            deleted = conn.execute(code_locations.delete().where(code_locations.c.name == name)).rowcount > 0
+            if deleted:
+                self._announce(conn, name)
+            return deleted
 
     def kv_get(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys:
