@@ -264,3 +264,30 @@ def test_a_location_deleted_leaves_the_registry_and_takes_its_children(
     with psycopg.connect(database.url) as conn:
         rows = conn.execute("SELECT name FROM code_locations").fetchall()
     assert ("short-lived",) not in rows
+
+
+def test_a_location_in_another_namespace_registers_with_the_named_instance(
+    cluster: LocalCluster, operator: Any, ready_instance: dict[str, Any], database: Database
+) -> None:
+    other = "team-b"
+    apply(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}}, {
+        "apiVersion": "locus.dev/v1alpha1", "kind": "CodeLocation",
+        "metadata": {"name": "hello", "namespace": other},
+        "spec": {"image": EXAMPLES_IMAGE, "pythonFile": "hello.py", "workingDirectory": "/opt/locus/app",
+                 "instanceRef": {"name": "default", "namespace": NS}},
+    })
+    path = f"/apis/locus.dev/v1alpha1/namespaces/{other}/codelocations/hello"
+    try:
+        cluster.api.wait_for(lambda: _if(cluster.api.get_or_none(path), is_ready), timeout=60)
+    except TimeoutError as error:
+        raise AssertionError(f"{error}\n{diagnose(cluster, operator)}") from None
+    assert cluster.api.get_or_none(f"/apis/apps/v1/namespaces/{other}/deployments/locus-codeserver-hello")
+
+    import psycopg
+
+    def registered() -> bool:
+        with psycopg.connect(database.url) as conn:
+            row = conn.execute("SELECT status FROM code_locations WHERE name = 'hello'").fetchone()
+        return row is not None and row[0] == "LOADED"
+
+    cluster.api.wait_for(registered, timeout=15, what="hello registered in data-platform's Instance")
