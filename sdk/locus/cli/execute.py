@@ -100,12 +100,9 @@ def step_execute(args: argparse.Namespace) -> int:
     this process (what each step Job of k8s_job_executor runs). Its events
     go straight to the instance's storage, where the run's executor reads
     the result; 0 when the step succeeded, 1 when it failed."""
-    from locus.execution.code_pointer import CodePointer, load_definitions, resolve_job
-    from locus.execution.engine import RunCanceled, required_resource_keys
-    from locus.execution.plan import build_plan
-    from locus.execution.resources import run_resources
-    from locus.execution.run_config import resolve_run_config
-    from locus.execution.step import RunEnv, execute_step
+    from locus.execution.code_pointer import CodePointer
+    from locus.execution.engine import RunCanceled
+    from locus.execution.step_worker import execute_one_step
     from locus.instance.instance import LocusInstance
 
     def cancel(_signum: int, _frame: object) -> None:
@@ -134,26 +131,9 @@ def step_execute(args: argparse.Namespace) -> int:
                 raise ExecutionError(
                     f"run {run_id} has no code pointer in its origin", "launch it through Locus"
                 ) from None
-            defs = load_definitions(pointer)
-            job = resolve_job(defs, run.job_name, run.asset_selection)
-            resources = defs.resources_for(job)
-            resolved = resolve_run_config(job, run.run_config, resources, defs.executor_for(job))
-            plan = build_plan(job, run.step_keys_to_execute)
-            if step_key not in plan.step_keys:
-                raise ExecutionError(f"run {run_id} has no step '{step_key}'", f"its steps are {list(plan.step_keys)}")
-            required = required_resource_keys(job, build_plan(job, [step_key]))
-            with run_resources(resources, resolved.resource_config, instance.storage_dir, run_id, required) as live:
-                env = RunEnv(
-                    run=run,
-                    job=job,
-                    resolved=resolved,
-                    resources=live,
-                    emit=emit,
-                    planned=frozenset(plan.step_keys),
-                    compute_logs=instance.compute_log_manager,
-                    instance=instance,
-                )
-                return 0 if execute_step(env, plan.get(step_key)) else 1
+            ok = execute_one_step(run, pointer, step_key, instance.storage_dir, emit,
+                                  compute_logs=instance.compute_log_manager, instance=instance)
+            return 0 if ok else 1
         except RunCanceled:
             message = f"{step_key} canceled: the step process was asked to stop (SIGTERM)"
             error = ErrorInfo("StepCanceled", message, "")
