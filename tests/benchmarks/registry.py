@@ -39,6 +39,8 @@ _SSE = "the p99 from `store_event` to the SSE client receiving the event (target
 _APPLY = "the p50 from a CodeLocation's POST to its Deployment's ADDED watch event, one at a time (target 200 ms)"
 _RECONCILE = "from the first POST (16 in flight) until each has its Deployment, Service, current status (target 10 s)"
 _OPERATOR = "the operator process's VmHWM once every location is reconciled (not the workload script's)"
+_QUEUE_TO_JOB = "the p50 from a run's RUN_ENQUEUED to its run Job's ADDED watch event, a run a second (target 100 ms)"
+_POD_FAILURE = "the p50 from SIGKILL of a run pod's process to the run's stored RUN_FAILURE, one at a time (target 5 s)"
 
 _TICK = "from the start of the scheduler pass at which every schedule is due until every run is stored QUEUED"
 
@@ -77,5 +79,9 @@ WORKLOADS = [
              5, timed=_APPLY, systems=("locus",)),
     Workload("operator_reconcile_200", "operator: 200 CodeLocations created at once → all reconciled (Locus only)",
              200, 20, timed=_RECONCILE, rss=_OPERATOR, max_rss_mb=200, systems=("locus",)),
+    Workload("k8s_queue_to_job", "Kubernetes: run queued → its Job created, p50 over 100 runs (Locus only)", 100, 5,
+             postgres=True, max_runs=3, timed=_QUEUE_TO_JOB, systems=("locus",)),
+    Workload("k8s_pod_failure", "Kubernetes: run pod killed → run FAILURE, p50 over 10 kills (Locus only)", 10, 2,
+             postgres=True, max_runs=3, timed=_POD_FAILURE, systems=("locus",)),
 ]
 # fmt: on
