@@ -54,7 +54,7 @@ class InstanceRunSettings:
     name: str
     config_map: str
     password_secret: tuple[str, str] | None
-    job_namespace: str | None  # "Location", "Instance" or None (= Location)
+    job_namespace: str | None  # "Location", "Instance" or None (= Instance)
     ttl_seconds_after_finished: int | None
     pod_template: Mapping[str, Any] | None
     config: InstanceConfig
@@ -77,8 +77,10 @@ class LocationRunSettings:
 
 def job_pod_spec(run: RunRecord, instance: InstanceRunSettings, location: LocationRunSettings) -> JobPodSpec:
     """The run Job's pod settings; overrides merged Instance < location < run tag (pure)."""
-    in_instance = instance.job_namespace == "Instance" or location.namespace == instance.namespace
-    namespace = instance.namespace if in_instance else location.namespace
+    # The Instance's namespace by default: its locus.yaml ConfigMap and password
+    # Secret are there. With jobNamespace: Location, both must exist in the
+    # location's namespace too (the operator copies neither).
+    namespace = location.namespace if instance.job_namespace == "Location" else instance.namespace
     overrides = [o for o in (instance.pod_template, location.run_template) if o]
     from_tag = k8s_config_from_tags(run.tags)
     if from_tag:

@@ -63,7 +63,9 @@ class RunLauncherSpec(ResourceModel):
     """Kubernetes Jobs for runs."""
 
     job_namespace: Literal["Location", "Instance"] | None = Field(
-        default=None, description="Where run Jobs go: the CodeLocation's namespace or the Instance's."
+        default=None,
+        description="Where run Jobs go: the Instance's namespace (default; its config and password Secret are "
+        "there) or the CodeLocation's (which then needs that ConfigMap and Secret too).",
     )
     ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
     backoff_limit: int | None = Field(default=None, ge=0)
