@@ -8,6 +8,14 @@ subprocess (``python -m e2e.local.apiserver``), exactly as the harness runs it.
 Both yield an :class:`ApiServerProcess`: ``.url``, ``.kubeconfig``, and
 ``.kubectl(...)`` running the pinned kubectl against it (with its own discovery
 cache, so CRDs applied by a test are seen at once).
+
+And, for the operator's tests on the local cluster harness (helpers in
+``operator_support.py``), one of each per test module:
+
+* ``database`` — a fresh PostgreSQL database, dropped afterwards;
+* ``operator`` — ``locus operator run`` as a subprocess against the module's own
+  ``cluster`` fixture (a :class:`LocalCluster` with the CRDs applied), which each
+  such module defines.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from e2e.local.cluster import LocalCluster
 from e2e.local.tools import kubectl
+from tests.e2e_local.operator_support import Database, OperatorProcess, fresh_database, running_operator
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 20.0
@@ -95,3 +105,16 @@ def apiserver(tmp_path: Path) -> Iterator[ApiServerProcess]:
 @pytest.fixture(scope="module")
 def module_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
     yield from start_apiserver(tmp_path_factory.mktemp("apiserver"))
+
+
+@pytest.fixture(scope="module")
+def database(postgres_server_url: str) -> Iterator[Database]:
+    with fresh_database(postgres_server_url) as db:
+        yield db
+
+
+@pytest.fixture(scope="module")
+def operator(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    with running_operator(Path(cluster.kubeconfig), log) as process:
+        yield process

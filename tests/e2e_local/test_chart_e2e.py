@@ -18,7 +18,14 @@ import yaml
 from e2e.local.cluster import LocalCluster
 from e2e.local.images import ImageEnv
 from e2e.local.tools import helm
-from tests.e2e_local.operator_support import ROOT, Database, fresh_database
+from tests.e2e_local.operator_support import (
+    ROOT,
+    Database,
+    app_image,
+    condition_true,
+    namespace_object,
+    postgres_secret,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -48,34 +55,20 @@ def system_image(objects: list[dict[str, Any]]) -> str:
     return image
 
 
-def condition(obj: dict[str, Any] | None, type_: str) -> str | None:
-    for cond in ((obj or {}).get("status") or {}).get("conditions") or ():
-        if cond["type"] == type_:
-            return str(cond["status"])
-    return None
-
-
-@pytest.fixture(scope="module")
-def database(postgres_server_url: str) -> Iterator[Database]:
-    with fresh_database(postgres_server_url) as db:
-        yield db
-
-
 @pytest.fixture(scope="module")
 def installed(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     objects = render(database)
     images = {
         system_image(objects): ImageEnv.current_python(),
-        EXAMPLES_IMAGE: ImageEnv.current_python(paths={"/opt/locus/app": str(ROOT / "examples")}),
+        EXAMPLES_IMAGE: app_image(ROOT / "examples"),
     }
     with LocalCluster(images=images, work_dir=tmp_path_factory.mktemp("chart")) as cluster:
-        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "team-postgres", "namespace": NS},
-                  "data": {"password": base64.b64encode(b"trust-auth-ignores-it").decode()}}
+        secret = postgres_secret(b"trust-auth-ignores-it", name="team-postgres", namespace=NS)
         crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
         rest = [o for o in objects if o["kind"] != "CustomResourceDefinition"]
         cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(crds))
         cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(
-            [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, secret, *rest]))
+            [namespace_object(NS), secret, *rest]))
         yield cluster
 
 
@@ -84,7 +77,7 @@ def test_the_rendered_chart_runs_the_operator_and_a_job_succeeds(installed: Loca
     api = cluster.api
     instance_path = f"/apis/locus.dev/v1alpha1/namespaces/{NS}/instances/default"
     try:
-        api.wait_for(lambda: condition(api.get_or_none(instance_path), "Ready") == "True", timeout=120,
+        api.wait_for(lambda: condition_true(api.get_or_none(instance_path)), timeout=120,
                      what="the chart's Instance Ready")
     except TimeoutError:
         pods = cluster.kubectl("get", "pods", "-A", "-o", "wide", check=False).stdout
@@ -97,7 +90,7 @@ def test_the_rendered_chart_runs_the_operator_and_a_job_succeeds(installed: Loca
     location = yaml.safe_load((ROOT / "e2e" / "kind" / "codelocation.yaml").read_text())
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(location))
     location_path = f"/apis/locus.dev/v1alpha1/namespaces/{NS}/codelocations/numbers"
-    api.wait_for(lambda: condition(api.get_or_none(location_path), "Ready") == "True", timeout=60,
+    api.wait_for(lambda: condition_true(api.get_or_none(location_path)), timeout=60,
                  what="the CodeLocation Ready")
 
     token_secret = api.get(f"/api/v1/namespaces/{NS}/secrets/locus-api-token")

@@ -20,12 +20,10 @@ the client and never logged; the restarted operator opens the same ones.
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,17 +31,29 @@ import kubernetes_validate
 import pytest
 import yaml
 from e2e.local.cluster import LocalCluster
-from e2e.local.images import ImageEnv
 from tests.e2e_local.operator_support import (
+    BROKEN_IMAGE,
+    EXAMPLES_IMAGE,
+    INSTANCE,
+    LOCATIONS,
+    NS,
     NUMBERS_IMAGE,
     ROOT,
-    SYSTEM_IMAGE,
     Database,
     OperatorProcess,
-    broken_app,
-    fresh_database,
-    numbers_app,
-    running_operator,
+    apply,
+    code_location,
+    condition,
+    condition_true,
+    harness_images,
+    instance_for,
+    is_ready,
+    namespace_object,
+    postgres_secret,
+    sample,
+    wait_gone,
+    wait_location,
+    wait_object,
 )
 from tests.k8s.k8s_support import validate
 
@@ -51,11 +61,6 @@ from locus_operator.rbac import RULES, allows
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-NS = "data-platform"
-BROKEN_IMAGE = "registry.example.com/data/numbers:1.5.0-broken"
-EXAMPLES_IMAGE = "ghcr.io/locus/locus-examples:0.1.0"
-LOCATIONS = f"/apis/locus.dev/v1alpha1/namespaces/{NS}/codelocations"
-INSTANCE = f"/apis/locus.dev/v1alpha1/namespaces/{NS}/instances/default"
 DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
 SERVICES = f"/api/v1/namespaces/{NS}/services"
 CODELOCATION_CRD = ROOT / "crds" / "codelocations.locus.dev.yaml"
@@ -65,115 +70,24 @@ OPERATOR_AGENTS = ("kopf/", "locus-operator/")
 Triple = tuple[str, str, str]  # (API group, resource[/subresource], verb)
 
 
-# -- small helpers, as in test_operator.py --------------------------------------
-
-
-def sample(name: str) -> dict[str, Any]:
-    """A sample custom resource: the shared one when ../shared is beside the repository, else our copy."""
-    shared = ROOT.parent / "shared" / "examples" / "k8s" / name
-    loaded: dict[str, Any] = yaml.safe_load((shared if shared.exists() else ROOT / "examples" / "k8s" / name)
-                                            .read_text())
-    return loaded
-
-
-def instance_for(db: Database) -> dict[str, Any]:
-    """The sample Instance, its storage pointed at the test's database."""
-    instance = sample("instance.yaml")
-    instance["spec"]["storage"]["postgres"].update(host=db.host, port=db.port, database=db.name, user=db.user)
-    return instance
-
-
-def location(name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "locus.dev/v1alpha1", "kind": "CodeLocation",
-            "metadata": {"name": name, "namespace": NS}, "spec": spec}
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or () if c["type"] == type_), {})
-
-
-def apply(cluster: LocalCluster, *objects: dict[str, Any]) -> None:
-    cluster.kubectl("apply", "-f", "-", input="\n---\n".join(yaml.safe_dump(o) for o in objects))
-
-
-def is_ready(obj: dict[str, Any]) -> bool:
-    generation = obj["metadata"].get("generation")
-    return condition(obj, "Ready").get("status") == "True" and obj["status"].get("observedGeneration") == generation
-
-
-def _if(obj: dict[str, Any] | None, test: Any) -> dict[str, Any] | None:
-    return obj if obj is not None and test(obj) else None
-
-
-def diagnose(cluster: LocalCluster, operator: OperatorProcess) -> str:
-    shown = cluster.kubectl("get", "codelocations,instances,deployments,jobs,pods", "-A", "-o", "wide",
-                            check=False).stdout
-    return f"{shown}\nkubelet log:\n{cluster.server_log('kubelet', tail=2000)}\noperator log:\n{operator.log()}"
-
-
-def wait_object(cluster: LocalCluster, operator: OperatorProcess, path: str, test: Any,
-                timeout: float = 60) -> dict[str, Any]:
-    try:
-        result: dict[str, Any] = cluster.api.wait_for(lambda: _if(cluster.api.get_or_none(path), test),
-                                                       timeout=timeout)
-    except TimeoutError as error:
-        raise AssertionError(f"{error}\n{diagnose(cluster, operator)}") from None
-    return result
-
-
-def wait_location(cluster: LocalCluster, operator: OperatorProcess, name: str, test: Any,
-                  timeout: float = 60) -> dict[str, Any]:
-    return wait_object(cluster, operator, f"{LOCATIONS}/{name}", test, timeout)
-
-
-def wait_gone(cluster: LocalCluster, operator: OperatorProcess, path: str, timeout: float = 30) -> None:
-    try:
-        cluster.api.wait_for(lambda: cluster.api.get_or_none(path) is None, timeout=timeout, what=f"{path} gone")
-    except TimeoutError as error:
-        raise AssertionError(f"{error}\n{diagnose(cluster, operator)}") from None
-
-
-# -- fixtures -------------------------------------------------------------------
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     base = tmp_path_factory.mktemp("harness")
-    images = {
-        SYSTEM_IMAGE: ImageEnv.current_python(),
-        NUMBERS_IMAGE: ImageEnv.current_python(paths={"/opt/locus/app": str(numbers_app(base / "numbers"))}),
-        BROKEN_IMAGE: ImageEnv.current_python(paths={"/opt/locus/app": str(broken_app(base / "broken"))}),
-        EXAMPLES_IMAGE: ImageEnv.current_python(paths={"/opt/locus/app": str(ROOT / "examples")}),
-    }
     # INFO: the API server logs every request it answers, with its User-Agent.
-    with LocalCluster(images=images, work_dir=base / "cluster", apiserver_args=("--log-level", "INFO")) as local:
+    with LocalCluster(images=harness_images(base), work_dir=base / "cluster",
+                      apiserver_args=("--log-level", "INFO")) as local:
         local.kubectl("apply", "-f", str(ROOT / "crds"))
         yield local
 
 
 @pytest.fixture(scope="module")
-def database(postgres_server_url: str) -> Iterator[Database]:
-    with fresh_database(postgres_server_url) as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
-def operator(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    with running_operator(Path(cluster.kubeconfig), log) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
 def scenario(cluster: LocalCluster, operator: OperatorProcess, database: Database) -> None:
     """What a user does in a first week, and an operator restart."""
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "locus-postgresql", "namespace": NS},
-              "data": {"password": base64.b64encode(b"unused-with-trust-auth").decode()}}
-    apply(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, secret, instance_for(database))
-    wait_object(cluster, operator, INSTANCE, lambda o: condition(o, "Ready").get("status") == "True", timeout=90)
+    apply(cluster, namespace_object(NS), postgres_secret(b"unused-with-trust-auth"), instance_for(database))
+    wait_object(cluster, operator, INSTANCE, condition_true, timeout=90)
 
-    short_lived = location("short-lived", image=EXAMPLES_IMAGE, pythonFile="hello.py",
-                           workingDirectory="/opt/locus/app")
+    short_lived = code_location("short-lived", image=EXAMPLES_IMAGE, pythonFile="hello.py",
+                                workingDirectory="/opt/locus/app")
     apply(cluster, sample("codelocation.yaml"), short_lived)
     wait_location(cluster, operator, "numbers", is_ready)
     wait_location(cluster, operator, "short-lived", is_ready)
@@ -181,7 +95,7 @@ def scenario(cluster: LocalCluster, operator: OperatorProcess, database: Databas
     # A new image that fails to load, then reverted.
     patch = ["patch", "codelocation", "numbers", "-n", NS, "--type", "merge", "-p"]
     cluster.kubectl(*patch, json.dumps({"spec": {"image": BROKEN_IMAGE}}))
-    wait_location(cluster, operator, "numbers", lambda o: condition(o, "Degraded").get("status") == "True")
+    wait_location(cluster, operator, "numbers", lambda o: condition_true(o, "Degraded"))
     cluster.kubectl(*patch, json.dumps({"spec": {"image": NUMBERS_IMAGE}}))
     wait_location(cluster, operator, "numbers", lambda o: is_ready(o) and condition(o, "Degraded").get("status")
                   == "False" and not o["status"].get("loadError"))
@@ -237,9 +151,9 @@ def test_an_invalid_location_past_an_old_crd_is_reported_and_not_fatal(
     try:
         # The old CRD is in force once it admits what the real one refuses.
         cluster.api.wait_for(lambda: cluster.kubectl("apply", "--dry-run=server", "-f", "-", check=False,
-                                                     input=yaml.safe_dump(location("probe"))).returncode == 0,
+                                                     input=yaml.safe_dump(code_location("probe"))).returncode == 0,
                              timeout=10, what="the old CRD in force")
-        apply(cluster, *(location(name, **spec) for name, (spec, _) in INVALID.items()))
+        apply(cluster, *(code_location(name, **spec) for name, (spec, _) in INVALID.items()))
         for name, (_, fields) in INVALID.items():
             reported = wait_location(cluster, operator, name, lambda o: condition(o, "Ready").get("reason")
                                      == "InvalidSpec", timeout=30)
@@ -253,7 +167,7 @@ def test_an_invalid_location_past_an_old_crd_is_reported_and_not_fatal(
 
         assert operator.process is not None and operator.process.poll() is None, operator.log()
         operator.wait_healthy(timeout=5)
-        apply(cluster, location("after-invalid", image=EXAMPLES_IMAGE, pythonFile="hello.py",
+        apply(cluster, code_location("after-invalid", image=EXAMPLES_IMAGE, pythonFile="hello.py",
                                 workingDirectory="/opt/locus/app"))
         wait_location(cluster, operator, "after-invalid", is_ready)
 
@@ -268,7 +182,7 @@ def test_an_invalid_location_past_an_old_crd_is_reported_and_not_fatal(
     finally:
         cluster.kubectl("apply", "-f", str(CODELOCATION_CRD))
     refused = cluster.kubectl("apply", "--dry-run=server", "-f", "-", check=False,
-                              input=yaml.safe_dump(location("probe")))
+                              input=yaml.safe_dump(code_location("probe")))
     assert refused.returncode != 0 and "spec.image" in refused.stderr, refused
 
 

@@ -5,10 +5,8 @@ seconds; termination leaves nothing behind; step output outlives its pod."""
 
 from __future__ import annotations
 
-import base64
 import os
 import pickle
-import shutil
 import signal
 import time
 import uuid
@@ -21,21 +19,23 @@ import pytest
 import tests.s3.conftest as s3_fixtures
 import yaml
 from e2e.local.cluster import LocalCluster
-from e2e.local.images import ImageEnv
 from tests.e2e_local.operator_support import (
+    NS,
     NUMBERS_IMAGE,
     ROOT,
-    SYSTEM_IMAGE,
     Database,
-    fresh_database,
-    numbers_app,
-    running_operator,
+    OperatorProcess,
+    code_location,
+    condition_true,
+    harness_images,
+    namespace_object,
+    postgres_secret,
+    wait_object,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 s3_endpoint = s3_fixtures.s3_endpoint
-NS = "data-platform"
 MISSING_IMAGE = "registry.example.com/data/never-pushed:0.0.1"
 AWS = s3_fixtures.CREDENTIALS
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
@@ -56,28 +56,17 @@ def bucket(s3_endpoint: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def database(postgres_server_url: str) -> Iterator[Database]:
-    with fresh_database(postgres_server_url) as db:
-        yield db
-
-
-@pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     base = tmp_path_factory.mktemp("runs")
-    app = numbers_app(base / "app")
-    shutil.copy(Path(__file__).parent / "runs_location.py", app / "runs_location.py")
-    images = {
-        SYSTEM_IMAGE: ImageEnv.current_python(),
-        NUMBERS_IMAGE: ImageEnv.current_python(paths={"/opt/locus/app": str(app)}),
-    }
+    images = harness_images(base, app_files=[Path(__file__).parent / "runs_location.py"])
     with LocalCluster(images=images, work_dir=base / "cluster") as local:
         local.kubectl("apply", "-f", str(ROOT / "crds"))
         yield local
 
 
 @pytest.fixture(scope="module")
-def stack(cluster: LocalCluster, database: Database, s3_endpoint: str, bucket: str,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+def stack(cluster: LocalCluster, database: Database, operator: OperatorProcess, s3_endpoint: str,
+          bucket: str) -> Iterator[httpx.Client]:
     """Instance (S3 compute logs, at most 10 runs at once) and two CodeLocations, Ready; yields an API client."""
     aws = env_list(AWS)
     location_env = env_list({**AWS, "LOCUS_S3_BUCKET": bucket, "LOCUS_S3_ENDPOINT_URL": s3_endpoint})
@@ -94,42 +83,27 @@ def stack(cluster: LocalCluster, database: Database, s3_endpoint: str, bucket: s
             "api": {"podTemplate": {"spec": {"containers": [{"name": "api", "env": aws}]}}},
         },
     }
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "locus-postgresql", "namespace": NS},
-              "data": {"password": base64.b64encode(b"trust").decode()}}
 
     def location(name: str, **extra: Any) -> dict[str, Any]:
-        return {"apiVersion": "locus.dev/v1alpha1", "kind": "CodeLocation",
-                "metadata": {"name": name, "namespace": NS},
-                "spec": {"image": NUMBERS_IMAGE, "workingDirectory": "/opt/locus/app", "env": location_env,
-                         **extra}}
+        return code_location(name, image=NUMBERS_IMAGE, workingDirectory="/opt/locus/app", env=location_env,
+                             **extra)
 
     bad_runs = location("bad-runs", module="runs_location", runTemplate={
         "spec": {"containers": [{"name": "locus", "image": MISSING_IMAGE}]}})
-    objects = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, secret, instance,
+    objects = [namespace_object(NS), postgres_secret(b"trust"), instance,
                location("numbers", module="numbers_k8s", attribute="defs"), location("runs", module="runs_location"),
                bad_runs]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    with running_operator(Path(cluster.kubeconfig), log) as operator:
-        api = cluster.api
-        base = f"/apis/locus.dev/v1alpha1/namespaces/{NS}"
-        try:
-            for path in ("instances/default", "codelocations/numbers", "codelocations/runs",
-                         "codelocations/bad-runs"):
-                api.wait_for(lambda p=path: _ready(api.get_or_none(f"{base}/{p}")), timeout=90, what=path)
-        except TimeoutError as error:
-            raise AssertionError(f"{error}\n{operator.log()}") from None
-        service = api.get(f"/api/v1/namespaces/{NS}/services/locus-default-api")
-        with httpx.Client(base_url=f"http://{service['spec']['clusterIP']}:3000/api", timeout=30) as http:
-            api.wait_for(lambda: {loc["name"] for loc in http.get("/locations").json()["locations"]
-                                  if loc["status"] == "LOADED"} >= {"numbers", "runs", "bad-runs"},
-                         timeout=30, what="the API to serve the registered locations")
-            yield http
-
-
-def _ready(obj: dict[str, Any] | None) -> bool:
-    conditions = ((obj or {}).get("status") or {}).get("conditions") or ()
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    api = cluster.api
+    base = f"/apis/locus.dev/v1alpha1/namespaces/{NS}"
+    for path in ("instances/default", "codelocations/numbers", "codelocations/runs", "codelocations/bad-runs"):
+        wait_object(cluster, operator, f"{base}/{path}", condition_true, timeout=90, what=path)
+    service = api.get(f"/api/v1/namespaces/{NS}/services/locus-default-api")
+    with httpx.Client(base_url=f"http://{service['spec']['clusterIP']}:3000/api", timeout=30) as http:
+        api.wait_for(lambda: {loc["name"] for loc in http.get("/locations").json()["locations"]
+                              if loc["status"] == "LOADED"} >= {"numbers", "runs", "bad-runs"},
+                     timeout=30, what="the API to serve the registered locations")
+        yield http
 
 
 def launch(http: httpx.Client, location: str, job: str) -> str:
