@@ -138,6 +138,8 @@ class LocationObservation:
     replicas: int
     endpoint: str
     pods: Sequence[PodView]
+    # Whether the Instance named by instanceRef has the location in its registry.
+    registered: Cond | None = None
 
 
 def location_status(obs: LocationObservation, previous: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -189,7 +191,9 @@ def location_status(obs: LocationObservation, previous: Mapping[str, Any] | None
     status: dict[str, Any] = {
         "observedGeneration": obs.generation,
         "conditions": merge_conditions(
-            (previous or {}).get("conditions"), [ready, loaded, progressing, degraded], obs.generation
+            (previous or {}).get("conditions"),
+            [ready, loaded, progressing, degraded, *([obs.registered] if obs.registered else [])],
+            obs.generation,
         ),
         "endpoint": obs.endpoint,
         "image": serving[0].image if serving else None,
@@ -326,10 +330,19 @@ async def reconcile_location(ctx: OperatorContext, key: LocationKey) -> None:
         probe = await ctx.prober.probe(ip, spec.port) if ip and running else None
         views.append(view_pod(pod, probe))
     endpoint = code_server_endpoint(spec)
-    obs = LocationObservation(generation, revision, spec.replicas, endpoint, views)
+    target = ctx.location_instances[key]
+    storage_ready = ctx.storages.get(target) is not None
+    registered = (
+        Cond("Registered", "True", "Registered", f"in the registry of Instance {target[0]}/{target[1]}")
+        if storage_ready
+        else Cond("Registered", "False", "InstanceNotReady",
+                  f"Instance {target[0]}/{target[1]} (spec.instanceRef) does not exist or its storage is not "
+                  "ready yet; runs and schedules start once it is")
+    )
+    obs = LocationObservation(generation, revision, spec.replicas, endpoint, views, registered)
     status = location_status(obs, obj.get("status"))
-    await write_status(ctx, namespace, name, obj, status)
     await _register(ctx, key, name, status, live_service, spec.port, views)
+    await write_status(ctx, namespace, name, obj, status)
 
 
 def _service_address(service: Mapping[str, Any], port: int, fallback: str) -> str:

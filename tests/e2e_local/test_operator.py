@@ -186,3 +186,17 @@ def test_a_location_in_another_namespace_registers_with_the_named_instance(
         return row is not None and row[0] == "LOADED"
 
     cluster.api.wait_for(registered, timeout=15, what="hello registered in data-platform's Instance")
+    shown = wait_object(cluster, operator, f"/apis/locus.dev/v1alpha1/namespaces/{other}/codelocations/hello",
+                        lambda o: condition_true(o, "Registered"))
+    assert f"Instance {NS}/default" in condition(shown, "Registered")["message"]
+
+
+def test_a_location_whose_instance_is_missing_serves_but_says_it_is_not_registered(
+    cluster: LocalCluster, operator: OperatorProcess, ready_instance: dict[str, Any]
+) -> None:
+    apply(cluster, code_location("orphan", image=EXAMPLES_IMAGE, pythonFile="hello.py",
+                                 workingDirectory="/opt/locus/app", instanceRef="nowhere"))
+    shown = wait_location(cluster, operator, "orphan",
+                          lambda o: is_ready(o) and condition(o, "Registered").get("reason") == "InstanceNotReady")
+    assert condition(shown, "Registered")["status"] == "False"
+    assert "nowhere" in condition(shown, "Registered")["message"]
