@@ -318,7 +318,11 @@ async def reconcile_location(ctx: OperatorContext, key: LocationKey) -> None:
     deployment, service, revision = desired_children(spec)
     await apply(ctx.client, deployment)
     live_service = (await apply(ctx.client, service)).obj
-    ctx.location_instances[key] = instance_key(location, namespace)
+    target = instance_key(location, namespace)
+    before = ctx.location_instances.get(key)
+    if before is not None and before != target and (old := ctx.storages.get(before)) is not None:
+        await deregister(old, name)  # instanceRef moved to another Instance
+    ctx.location_instances[key] = target
 
     pods = await ctx.client.list("Pod", namespace, spec.selector)
     views = []
@@ -330,7 +334,6 @@ async def reconcile_location(ctx: OperatorContext, key: LocationKey) -> None:
         probe = await ctx.prober.probe(ip, spec.port) if ip and running else None
         views.append(view_pod(pod, probe))
     endpoint = code_server_endpoint(spec)
-    target = ctx.location_instances[key]
     storage_ready = ctx.storages.get(target) is not None
     registered = (
         Cond("Registered", "True", "Registered", f"in the registry of Instance {target[0]}/{target[1]}")

@@ -15,7 +15,7 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,7 @@ from locus.instance.instance import LocusInstance
 from locus.k8s.jobs import (
     RUN_ID_LABEL,
     JobPodSpec,
+    PullPolicy,
     k8s_config_from_tags,
     run_job,
     run_job_name,
@@ -67,7 +68,7 @@ class LocationRunSettings:
     namespace: str
     name: str
     image: str
-    image_pull_policy: str | None
+    image_pull_policy: PullPolicy | None
     env: tuple[Mapping[str, Any], ...]
     env_from: tuple[Mapping[str, Any], ...]
     working_directory: str | None
@@ -92,7 +93,7 @@ def job_pod_spec(run: RunRecord, instance: InstanceRunSettings, location: Locati
         location=location.name,
         config_map=instance.config_map,
         password_secret=instance.password_secret,
-        image_pull_policy=location.image_pull_policy,  # type: ignore[arg-type]
+        image_pull_policy=location.image_pull_policy,
         service_account_name=location.service_account_name,
         env=location.env,
         env_from=location.env_from,
@@ -113,7 +114,7 @@ class K8sRunLauncher:
         client: KubeClient,
         instance: LocusInstance,
         settings: InstanceRunSettings,
-        find_location: Any,  # async (location name) -> LocationRunSettings | None
+        find_location: Callable[[str], Coroutine[Any, Any, LocationRunSettings | None]],
     ) -> None:
         self._loop = loop
         self._client = client
@@ -123,7 +124,7 @@ class K8sRunLauncher:
         self._jobs: dict[str, tuple[str, str]] = {}  # run id -> (namespace, Job name)
         self._active: set[str] = set()  # runs whose Job has not finished: they hold a queue slot
         self._lock = threading.Lock()
-        self.on_slot_freed: Any = None  # called when a run's Job finishes (wakes the queue)
+        self.on_slot_freed: Callable[[], None] | None = None  # a run's Job finished: wake the queue
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(CALL_TIMEOUT)
