@@ -518,7 +518,8 @@ def test_deleting_a_job_kills_its_running_process(local_cluster: LocalCluster, c
     assert alive(pid)
     api.delete(f"{jobs(ns)}/sleeper", propagation="Background")
     api.wait_for(lambda: not alive(pid), 10, what=f"process {pid} gone")
-    assert api.get_or_none(f"{pods(ns)}/{pod['metadata']['name']}") is None
+    # The kubelet removes the pod once its process has gone: a moment later, not at once.
+    api.wait_for(lambda: api.get_or_none(f"{pods(ns)}/{pod['metadata']['name']}") is None, 10, what="pod gone")
 
 
 def test_active_deadline_fails_the_job(local_cluster: LocalCluster, cluster_namespace: str) -> None:
