@@ -200,6 +200,9 @@ def serve(spec: CodeServerSpec, on_ready: Callable[[LoadedLocation, str], None] 
     """Load the code, serve until SIGTERM/SIGINT or a Shutdown call, then stop
     gracefully: in-flight calls finish, run children are terminated, the socket
     file is removed. ``on_ready`` is called once the server accepts calls."""
+    # Who started us, read before anything else: a supervisor killed while the
+    # code loads must still be noticed (read later, it would be the new parent).
+    parent = os.getppid()
     server = grpc.server(
         ThreadPoolExecutor(max_workers=spec.max_workers + SPARE_HANDLER_THREADS, thread_name_prefix="locus-grpc"),
         options=[
@@ -244,7 +247,6 @@ def serve(spec: CodeServerSpec, on_ready: Callable[[LoadedLocation, str], None] 
     )
     if on_ready is not None:
         on_ready(location, address)
-    parent = os.getppid()
     try:
         while not stop.wait(0.5):
             servicer.runs.reap()
