@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import _common
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -48,12 +48,6 @@ def write_module(cache: str, name: str, source: str) -> str:
             f.write(source)
         os.replace(f"{path}.tmp", path)
     return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_command(system: str, module_path: str, port: int) -> list[str]:
@@ -96,7 +90,7 @@ def running_server(system: str, module_path: str, scratch: str) -> Iterator[Serv
     ``seconds_to_serving`` spans spawning the process to the first SERVING answer; the server's memory is
     read at that moment.
     """
-    port = free_port()
+    port = _common.free_port()
     log_path = os.path.join(scratch, f"{system}-code-server.log")
     with open(log_path, "wb") as log:
         start = time.perf_counter()

@@ -12,12 +12,26 @@ import argparse
 import importlib
 import json
 import os
+import socket
 import sys
 from types import ModuleType
 from typing import Any
 
 SYSTEMS = ("locus", "dagster")
 MODULUS = 1_000_003  # keeps the values of deep asset graphs small
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values``, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -14,7 +14,6 @@ import ctypes
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import _common
 import httpx
 import yaml
 
@@ -34,17 +34,6 @@ LOCATIONS = f"/apis/{GROUP_VERSION}/namespaces/{NAMESPACE}/codelocations"
 DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments"
 SERVICES = f"/api/v1/namespaces/{NAMESPACE}/services"
 START_TIMEOUT_S = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def code_location(name: str) -> dict[str, Any]:
@@ -175,7 +164,7 @@ def running_cluster(scratch: str) -> Iterator[Cluster]:
         client = httpx.Client(base_url=url, timeout=30, limits=httpx.Limits(max_connections=64))
         _create_crds(client)
 
-        port = free_port()
+        port = _common.free_port()
         health = ["--health-host", "127.0.0.1", "--health-port", str(port)]
         command = [*_locus_command(), "operator", "run", *health, "--namespace", NAMESPACE]
         operator = spawn("operator", command, {**env, "KUBECONFIG": str(kubeconfig)})

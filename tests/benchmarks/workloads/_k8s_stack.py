@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+import _common
 import _harness
 import httpx
 import yaml
@@ -133,7 +134,7 @@ def _create(cluster: LocalCluster, obj: dict[str, Any]) -> None:
 
 
 def _start_operator(kubeconfig: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = _harness.free_port()
+    port = _common.free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "PYTHONPATH")}
     env |= {"KUBECONFIG": str(kubeconfig), "LOCUS_SYSTEM_IMAGE": SYSTEM_IMAGE}
     command = [*_harness._locus_command(), "operator", "run", "--health-host", "127.0.0.1",

@@ -49,14 +49,6 @@ REQUESTS = 1000 if args.size >= 10_000 else 50
 WARMUP = 100 if args.size >= 10_000 else 10
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def load_runs(url: str, count: int) -> None:
     """``count`` finished runs with two tags each, one second apart, straight into the tables."""
     columns = [c.name for c in runs.columns if c.name != "id"]
@@ -83,11 +75,6 @@ def load_runs(url: str, count: int) -> None:
         cur.execute(f"ANALYZE {run_tags.name}")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 home = os.path.join(args.scratch, "home")
 os.makedirs(home)
 with open(os.path.join(home, "locus.yaml"), "w") as f:
@@ -97,7 +84,7 @@ load_start = time.perf_counter()
 load_runs(args.postgres_url, args.size)
 load_seconds = time.perf_counter() - load_start
 
-port = free_port()
+port = _common.free_port()
 env = {**os.environ, "LOCUS_HOME": home, "LOCUS_API_TOKEN": TOKEN}
 server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=args.scratch, env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -144,7 +131,7 @@ finally:
     except subprocess.TimeoutExpired:
         server.kill()
 
-p99 = percentile(first_page, 0.99)
+p99 = _common.percentile(first_page, 0.99)
 _common.emit(
     runs=args.size,
     requests=len(first_page),
@@ -152,6 +139,6 @@ _common.emit(
     p50_ms=statistics.median(first_page) * 1000,
     p99_ms=p99 * 1000,
     cursor_pages_p50_ms=statistics.median(later) * 1000,
-    cursor_pages_p99_ms=percentile(later, 0.99) * 1000,
+    cursor_pages_p99_ms=_common.percentile(later, 0.99) * 1000,
     load_seconds=load_seconds,
 )

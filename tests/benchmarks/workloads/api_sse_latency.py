@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,17 +44,6 @@ uvicorn.run(create_app(LocusInstance.get()), host="127.0.0.1", port=int(sys.argv
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 home = Path(args.scratch) / "home"
 home.mkdir()
 (home / "locus.yaml").write_text(f'storage:\n  postgres:\n    url: "{args.postgres_url}"\n')
@@ -64,7 +52,7 @@ run_id = "sse-bench"
 instance.add_run(RunRecord(run_id, "bench", RunStatus.NOT_STARTED))
 instance.store_event(Event(run_id, EventType.RUN_START, "started"))
 
-port = free_port()
+port = _common.free_port()
 env = {**os.environ, "LOCUS_HOME": str(home), "LOCUS_API_TOKEN": TOKEN}
 server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=args.scratch, env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -120,7 +108,7 @@ finally:
 missing = sorted(set(sent) - set(received))
 assert not missing, f"events never received: {missing[:10]}"
 latencies = [received[i] - sent[i] for i in sent]
-p99 = percentile(latencies, 0.99)
+p99 = _common.percentile(latencies, 0.99)
 _common.emit(
     events=len(latencies),
     seconds=p99,

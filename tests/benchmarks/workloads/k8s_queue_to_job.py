@@ -95,7 +95,7 @@ _common.emit(
     runs=len(latencies),
     seconds=p50,
     p50_ms=p50 * 1000,
-    p90_ms=_harness.percentile(latencies, 0.90) * 1000,
+    p90_ms=_common.percentile(latencies, 0.90) * 1000,
     max_ms=max(latencies) * 1000,
     enqueued_to_starting_p50_ms=statistics.median(queue_part) * 1000,
     starting_to_job_p50_ms=statistics.median(job_part) * 1000,

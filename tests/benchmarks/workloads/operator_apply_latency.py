@@ -57,6 +57,6 @@ _common.emit(
     locations=len(latencies),
     seconds=p50,
     p50_ms=p50 * 1000,
-    p90_ms=_harness.percentile(latencies, 0.90) * 1000,
+    p90_ms=_common.percentile(latencies, 0.90) * 1000,
     max_ms=max(latencies) * 1000,
 )
