@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +18,13 @@ from locus.launchers.base import WorkerHealth, WorkerStatus
 REPO = Path(__file__).resolve().parent.parent
 OWN_EXAMPLES = REPO / "examples"
 SHARED_EXAMPLES = REPO.parent / "shared" / "examples"
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def example_roots() -> list[Path]:

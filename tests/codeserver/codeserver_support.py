@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from locus.codeserver.client import CodeServerClient
+from support import free_port
 
 HERE = Path(__file__).resolve().parent
 LOCATIONS = HERE / "locations"
@@ -48,13 +48,6 @@ class RunningServer:
             self.process.kill()
             self.process.wait()
             raise AssertionError(f"the code server ignored SIGTERM; its output:\n{self.output()}") from None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager

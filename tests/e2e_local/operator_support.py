@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ import yaml
 from e2e.local.cluster import LocalCluster
 from e2e.local.images import ImageEnv
 
+from support import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 SYSTEM_IMAGE = "ghcr.io/locus/locus:0.1.0"
@@ -38,12 +39,6 @@ APP_DIR = "/opt/locus/app"  # where a user image keeps its code
 NS = "data-platform"  # the namespace of the sample Instance and CodeLocation (examples/k8s)
 LOCATIONS = f"/apis/locus.dev/v1alpha1/namespaces/{NS}/codelocations"
 INSTANCE = f"/apis/locus.dev/v1alpha1/namespaces/{NS}/instances/default"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
