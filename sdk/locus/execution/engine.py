@@ -88,6 +88,19 @@ class RunSpec:
     keep_outputs: bool = False
 
 
+
+def refuse_in_memory_outputs(spec: RunSpec, plan: ExecutionPlan, who: str, fix: str) -> None:
+    """Executors whose steps run in separate processes (``who``, e.g. "the step
+    processes of the multiprocess executor") cannot pass outputs through an IO
+    manager that keeps them in memory: say so before any step runs."""
+    for key in sorted(required_resource_keys(spec.job, plan)):
+        resource = spec.resources.get(key)
+        if getattr(resource, "keeps_values_in_memory", False):
+            raise ExecutionError(
+                f"resource '{key}' ({type(resource).__name__}) keeps outputs in memory, which {who} cannot share",
+                fix,
+            )
+
 def skip_if_blocked(step: Step, status: dict[str, bool | None], run_id: str, emit: Callable[[Event], None]) -> bool:
     """Skip ``step`` (and record why) when an upstream failed or was skipped.
     ``status`` maps finished steps to True (succeeded), False or None (skipped)."""

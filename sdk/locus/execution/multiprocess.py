@@ -20,7 +20,7 @@ from typing import IO
 
 from locus.definitions.errors import ExecutionError
 from locus.execution.compute_logs import ComputeLogManager, LocalComputeLogManager
-from locus.execution.engine import Emitter, RunSpec, required_resource_keys, skip_if_blocked
+from locus.execution.engine import Emitter, RunSpec, refuse_in_memory_outputs, skip_if_blocked
 from locus.execution.events import ErrorInfo, Event, EventType
 from locus.execution.plan import ExecutionPlan, Step
 from locus.execution.store import ExecutionInstance
@@ -39,17 +39,6 @@ class _Child:
     buffer: bytes = b""
     result: bool | None = None
     eof: bool = False
-
-
-def _check_io_managers(spec: RunSpec, plan: ExecutionPlan) -> None:
-    for key in sorted(required_resource_keys(spec.job, plan)):
-        resource = spec.resources.get(key)
-        if getattr(resource, "keeps_values_in_memory", False):
-            raise ExecutionError(
-                f"resource '{key}' ({type(resource).__name__}) keeps outputs in memory, which the step "
-                "processes of the multiprocess executor cannot share",
-                "use FilesystemIOManager, or run the job with executor_def=in_process_executor",
-            )
 
 
 def _launch(spec: RunSpec, step: Step, instance: ExecutionInstance, logs: ComputeLogManager) -> _Child:
@@ -103,7 +92,12 @@ def run_multiprocess(
             "again, but this run was started from objects in memory",
             "use job.execute_in_process(), or run it with `locus job execute -f FILE -j JOB`",
         )
-    _check_io_managers(spec, plan)
+    refuse_in_memory_outputs(
+        spec,
+        plan,
+        "the step processes of the multiprocess executor",
+        "use FilesystemIOManager, or run the job with executor_def=in_process_executor",
+    )
     limit = int(spec.resolved.executor_config.get("max_concurrent") or 0) or (os.cpu_count() or 1)
     # Without a manager the files are still needed, for the tail of a crashed step's stderr.
     logs = instance.compute_log_manager or LocalComputeLogManager(Path(tempfile.mkdtemp(prefix="locus-logs-")))

@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from locus.definitions.errors import ExecutionError
-from locus.execution.engine import Emitter, RunCanceled, RunSpec, required_resource_keys, skip_if_blocked
+from locus.execution.engine import (
+    Emitter,
+    RunCanceled,
+    RunSpec,
+    refuse_in_memory_outputs,
+    skip_if_blocked,
+)
 from locus.execution.events import ErrorInfo, Event, EventType
 from locus.execution.plan import ExecutionPlan, Step
 from locus.execution.store import ExecutionInstance
@@ -408,18 +414,6 @@ class _StepJobs:
             self.own(Event(self.run_id, EventType.ENGINE_EVENT, message, level=level))
 
 
-def _check_io_managers(spec: RunSpec, plan: ExecutionPlan) -> None:
-    for key in sorted(required_resource_keys(spec.job, plan)):
-        resource = spec.resources.get(key)
-        if getattr(resource, "keeps_values_in_memory", False):
-            raise ExecutionError(
-                f"resource '{key}' ({type(resource).__name__}) keeps outputs in memory, which the step pods "
-                "of k8s_job_executor cannot share",
-                "use an IO manager on object storage (locus.s3.S3PickleIOManager) or FilesystemIOManager "
-                "on a volume every step pod mounts",
-            )
-
-
 def run_k8s_steps(
     spec: RunSpec, plan: ExecutionPlan, instance: ExecutionInstance, emit: Emitter
 ) -> dict[str, bool | None]:
@@ -438,7 +432,13 @@ def run_k8s_steps(
             "but this run was started from objects in memory",
             "launch it from a code location (locus job launch, the API, or a schedule)",
         )
-    _check_io_managers(spec, plan)
+    refuse_in_memory_outputs(
+        spec,
+        plan,
+        "the step pods of k8s_job_executor",
+        "use an IO manager on object storage (locus.s3.S3PickleIOManager) or FilesystemIOManager "
+        "on a volume every step pod mounts",
+    )
     settings = ExecutorSettings.from_config(spec.resolved.executor_config)
     client = KubernetesClient.from_environment()
     return _StepJobs(spec, plan, instance, emit, client, spec_from_json(raw), settings).run()
