@@ -4,6 +4,7 @@ scripts/generate into crds/; tests/operator/test_crd_drift.py checks the result)
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import yaml
@@ -20,24 +21,34 @@ def render_crds() -> dict[str, str]:
     }
 
 
-def write_crds(outdir: Path) -> list[Path]:
-    outdir.mkdir(parents=True, exist_ok=True)
+def write_files(root: Path, files: Mapping[str, str]) -> list[Path]:
+    """Write each generated file (path relative to ``root`` -> text)."""
     written = []
-    for name, text in render_crds().items():
-        path = outdir / name
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
+def write_crds(outdir: Path) -> list[Path]:
+    return write_files(outdir, render_crds())
+
+
+def generator_main(argv: list[str] | None, usage: str, write: Callable[[Path], list[Path]]) -> int:
+    """The command line of a generator that writes into one folder."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m locus_operator.crdgen OUTDIR", file=sys.stderr)
+        print(f"usage: {usage}", file=sys.stderr)
         return 2
-    for path in write_crds(Path(args[0])):
+    for path in write(Path(args[0])):
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return generator_main(argv, "python -m locus_operator.crdgen OUTDIR", write_crds)
 
 
 if __name__ == "__main__":

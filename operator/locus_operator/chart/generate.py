@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -21,7 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 
 from locus_operator.chart.values import ChartModel, Quantity, Values
-from locus_operator.crdgen import render_crds
+from locus_operator.crdgen import generator_main, render_crds, write_files
 from locus_operator.rbac import RULES, Rule
 
 GENERATED_BY = "by scripts/generate; do not edit."
@@ -143,23 +142,11 @@ def render_chart_files(chart_dir: Path) -> dict[str, str]:
 
 
 def write_chart_files(chart_dir: Path) -> list[Path]:
-    written = []
-    for relative, text in render_chart_files(chart_dir).items():
-        path = chart_dir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return write_files(chart_dir, render_chart_files(chart_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m locus_operator.chart.generate CHART_DIR", file=sys.stderr)
-        return 2
-    for path in write_chart_files(Path(args[0])):
-        print(f"wrote {path}", file=sys.stderr)
-    return 0
+    return generator_main(argv, "python -m locus_operator.chart.generate CHART_DIR", write_chart_files)
 
 
 if __name__ == "__main__":
